@@ -1,0 +1,179 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Certificate is the record of one issued leaf certificate.
+type Certificate struct {
+	Serial           string // lowercase hex
+	ClientID         string
+	Fingerprint      string // hex SHA-256 of the DER
+	NotBefore        time.Time
+	NotAfter         time.Time
+	RenewedFrom      string // serial this certificate replaced; "" for an enrollment
+	SupersededBy     string // serial of the certificate that replaced this one
+	RevokedAt        time.Time
+	RevocationReason string
+	CreatedAt        time.Time
+}
+
+// Revoked reports whether the certificate has been revoked.
+func (c Certificate) Revoked() bool { return !c.RevokedAt.IsZero() }
+
+const certificateColumns = `serial, client_id, fingerprint, not_before, not_after, renewed_from,
+	superseded_by, revoked_at, revocation_reason, created_at`
+
+func scanCertificate(row interface{ Scan(...any) error }) (Certificate, error) {
+	var c Certificate
+	var nb, na, created int64
+	var renewedFrom, supersededBy sql.NullString
+	var revoked sql.NullInt64
+	err := row.Scan(&c.Serial, &c.ClientID, &c.Fingerprint, &nb, &na, &renewedFrom, &supersededBy,
+		&revoked, &c.RevocationReason, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Certificate{}, ErrNotFound
+	}
+	if err != nil {
+		return Certificate{}, err
+	}
+	c.NotBefore, c.NotAfter, c.CreatedAt = fromUnix(nb), fromUnix(na), fromUnix(created)
+	c.RenewedFrom, c.SupersededBy = renewedFrom.String, supersededBy.String
+	c.RevokedAt = fromNullUnix(revoked)
+	return c, nil
+}
+
+func insertCertificate(ctx context.Context, tx *sql.Tx, c Certificate) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, '', ?)`,
+		c.Serial, c.ClientID, c.Fingerprint, unix(c.NotBefore), unix(c.NotAfter),
+		sql.NullString{String: c.RenewedFrom, Valid: c.RenewedFrom != ""}, unix(c.CreatedAt))
+	return translate(err)
+}
+
+// RenewFunc signs the replacement for old, whose client is client, and
+// returns the record to store. Like IssueFunc it runs inside the write
+// transaction and must not touch the database; an error rolls back.
+type RenewFunc func(old Certificate, client Client) (Certificate, error)
+
+// RenewCertificate records the renewal of the certificate oldSerial in one
+// transaction: it reads the old record and its client, lets issue decide and
+// sign (it sees revocation and SupersededBy), inserts the new record, and
+// marks the old one superseded — which succeeds only once per certificate, so
+// two renewals of the same certificate can never both land (ErrConflict).
+// An unknown serial or client → ErrNotFound.
+func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, issue RenewFunc) (Certificate, error) {
+	var cert Certificate
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := scanCertificate(tx.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = ?`, oldSerial))
+		if err != nil {
+			return err
+		}
+		client, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, old.ClientID))
+		if err != nil {
+			return err
+		}
+		if cert, err = issue(old, client); err != nil {
+			return err
+		}
+		cert.RenewedFrom = old.Serial
+		if err := insertCertificate(ctx, tx, cert); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE certificates SET superseded_by = ? WHERE serial = ? AND superseded_by IS NULL`,
+			cert.Serial, old.Serial)
+		if err := expectOne(res, err); errors.Is(err, ErrNotFound) {
+			return ErrConflict
+		} else {
+			return err
+		}
+	})
+	return cert, err
+}
+
+// GetCertificate returns the record for serial, or ErrNotFound.
+func (db *DB) GetCertificate(ctx context.Context, serial string) (Certificate, error) {
+	return scanCertificate(db.read.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = ?`, serial))
+}
+
+// CertificateRevoked reports whether serial is revoked. An unknown serial is
+// reported as revoked: certbound never accepts a certificate it has no record of.
+func (db *DB) CertificateRevoked(ctx context.Context, serial string) (bool, error) {
+	var revoked sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT revoked_at FROM certificates WHERE serial = ?`, serial).Scan(&revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	return revoked.Valid, err
+}
+
+// RevokeCertificate marks serial revoked at now. Revoking a revoked
+// certificate keeps the first revocation and succeeds. Unknown → ErrNotFound.
+func (db *DB) RevokeCertificate(ctx context.Context, serial, reason string, now time.Time) (Certificate, error) {
+	var cert Certificate
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, revocation_reason = ?
+			WHERE serial = ? AND revoked_at IS NULL`, unix(now), reason, serial)
+		if err != nil {
+			return err
+		}
+		cert, err = scanCertificate(tx.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = ?`, serial))
+		return err
+	})
+	return cert, err
+}
+
+// CertificateFilter selects certificates. Zero fields select everything.
+type CertificateFilter struct {
+	ClientID string
+	// ActiveAt, when set, keeps certificates valid at that instant and not revoked.
+	ActiveAt time.Time
+	After    string // keyset pagination: serials greater than this
+	Limit    int    // <= 0 means 1000
+}
+
+// ListCertificates returns the certificates matching f, ordered by serial.
+func (db *DB) ListCertificates(ctx context.Context, f CertificateFilter) ([]Certificate, error) {
+	var where []string
+	var args []any
+	if f.ClientID != "" {
+		where = append(where, "client_id = ?")
+		args = append(args, f.ClientID)
+	}
+	if !f.ActiveAt.IsZero() {
+		where = append(where, "revoked_at IS NULL AND not_before <= ? AND not_after > ?")
+		args = append(args, unix(f.ActiveAt), unix(f.ActiveAt))
+	}
+	if f.After != "" {
+		where = append(where, "serial > ?")
+		args = append(args, f.After)
+	}
+	q := `SELECT ` + certificateColumns + ` FROM certificates`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	q += " ORDER BY serial LIMIT ?"
+	args = append(args, limit)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Certificate
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

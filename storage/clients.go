@@ -1,0 +1,158 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Client is one registered service.
+type Client struct {
+	ID         string
+	Name       string
+	Scopes     []string // allowed scope tokens
+	Audiences  []string // allowed audiences; Audiences[0] is the default
+	GrantTypes []string
+	// AuthMethod is the RFC 7591 token_endpoint_auth_method.
+	AuthMethod string
+	// SANURI is tls_client_auth_san_uri (tls_client_auth only).
+	SANURI string
+	// Thumbprints are the x5t#S256 values of the registered self-signed
+	// certificates (self_signed_tls_client_auth only); SelfSignedPEM holds
+	// those certificates so that the client can be shown back.
+	Thumbprints   []string
+	SelfSignedPEM string
+	// SecretHash is the SHA-256 of the client secret (secret methods only).
+	SecretHash []byte
+	// AccessTokenTTL is this client's token lifetime; zero means the server default.
+	AccessTokenTTL time.Duration
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+const clientColumns = `id, name, scopes, audiences, grant_types, auth_method, san_uri, thumbprints,
+	self_signed_pem, secret_hash, access_token_ttl, disabled, created_at, updated_at`
+
+func scanClient(row interface{ Scan(...any) error }) (Client, error) {
+	var c Client
+	var scopes, auds, grants, thumbs string
+	var ttl, created, updated int64
+	err := row.Scan(&c.ID, &c.Name, &scopes, &auds, &grants, &c.AuthMethod, &c.SANURI, &thumbs,
+		&c.SelfSignedPEM, &c.SecretHash, &ttl, &c.Disabled, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Client{}, ErrNotFound
+	}
+	if err != nil {
+		return Client{}, err
+	}
+	c.Scopes = fromSpaceList(scopes)
+	c.Audiences = fromJSONList(auds)
+	c.GrantTypes = fromJSONList(grants)
+	c.Thumbprints = fromJSONList(thumbs)
+	c.AccessTokenTTL = time.Duration(ttl) * time.Second
+	c.CreatedAt, c.UpdatedAt = fromUnix(created), fromUnix(updated)
+	return c, nil
+}
+
+// CreateClient inserts c. A client with the same ID → ErrConflict.
+func (db *DB) CreateClient(ctx context.Context, c Client) error {
+	_, err := db.write.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, spaceList(c.Scopes), jsonList(c.Audiences), jsonList(c.GrantTypes), c.AuthMethod,
+		c.SANURI, jsonList(c.Thumbprints), c.SelfSignedPEM, c.SecretHash, int64(c.AccessTokenTTL/time.Second),
+		c.Disabled, unix(c.CreatedAt), unix(c.UpdatedAt))
+	return translate(err)
+}
+
+// GetClient returns the client with id, or ErrNotFound.
+func (db *DB) GetClient(ctx context.Context, id string) (Client, error) {
+	return scanClient(db.read.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+}
+
+// ListClients returns up to limit clients ordered by id, starting after the
+// id `after` (keyset pagination; "" starts at the beginning). limit <= 0
+// means 1000.
+func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]Client, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateClient replaces the mutable fields of the client c.ID (everything
+// but ID and CreatedAt). ErrNotFound if there is none.
+func (db *DB) UpdateClient(ctx context.Context, c Client) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?,
+		grant_types = ?, auth_method = ?, san_uri = ?, thumbprints = ?, self_signed_pem = ?, secret_hash = ?,
+		access_token_ttl = ?, disabled = ?, updated_at = ? WHERE id = ?`,
+		c.Name, spaceList(c.Scopes), jsonList(c.Audiences), jsonList(c.GrantTypes), c.AuthMethod, c.SANURI,
+		jsonList(c.Thumbprints), c.SelfSignedPEM, c.SecretHash, int64(c.AccessTokenTTL/time.Second), c.Disabled,
+		unix(c.UpdatedAt), c.ID)
+	return expectOne(res, err)
+}
+
+// DeleteClient deletes the client, its unused enrollment tokens, and revokes
+// its unrevoked certificates (reason "client deleted"), in one transaction.
+func (db *DB) DeleteClient(ctx context.Context, id string, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+		if err := expectOne(res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, revocation_reason = 'client deleted'
+			WHERE client_id = ? AND revoked_at IS NULL`, unix(now), id)
+		return err
+	})
+}
+
+// ClientDisabled reports whether the client is disabled. An unknown client
+// (deleted, say) counts as disabled: a certificate outliving its client must
+// not authenticate.
+func (db *DB) ClientDisabled(ctx context.Context, id string) (bool, error) {
+	var disabled bool
+	err := db.read.QueryRowContext(ctx, `SELECT disabled FROM clients WHERE id = ?`, id).Scan(&disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	return disabled, err
+}
+
+// CountClients returns the number of clients.
+func (db *DB) CountClients(ctx context.Context) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM clients`).Scan(&n)
+	return n, err
+}
+
+func expectOne(res sql.Result, err error) error {
+	if err != nil {
+		return translate(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	if n > 1 {
+		return fmt.Errorf("storage: %d rows affected, want 1", n)
+	}
+	return nil
+}

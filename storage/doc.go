@@ -1,0 +1,23 @@
+// Package storage is certbound's only user of database/sql: SQLite through
+// modernc.org/sqlite (pure Go, no cgo).
+//
+// Schema (migrations/*.sql, applied in order by PRAGMA user_version):
+//   - clients: one row per service; scopes, audiences, auth method, and for
+//     secret methods only the SHA-256 of the secret.
+//   - enroll_tokens: one-time enrollment tokens, keyed by the SHA-256 of the
+//     token; the token itself is never stored.
+//   - certificates: every issued leaf (serial, client, fingerprint, validity,
+//     renewal lineage, revocation). Certificate bodies are not kept.
+//   - admin_keys: SHA-256 of admin API keys.
+//   - signing_keys: the token-signing keys (PKCS#8 PEM) and when each retires.
+//
+// Concurrency: WAL journal, synchronous=NORMAL (durable at checkpoints, never
+// corrupt), a busy timeout, one writer connection whose transactions start
+// with BEGIN IMMEDIATE, and a separate pool of read-only connections, so reads
+// never wait for the writer and writers never deadlock upgrading a lock.
+//
+// Guarantees: the single-use operations (RedeemEnrollToken, RenewCertificate)
+// consume and record in one transaction, so a crash or an error in the
+// caller's issue function leaves nothing half done. The records are plain
+// structs; policy (who may do what) lives in the domain packages.
+package storage

@@ -1,0 +1,79 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// EnrollToken is a one-time enrollment token, known only by its hash.
+type EnrollToken struct {
+	Hash      []byte // SHA-256 of the token
+	ClientID  string
+	DNSNames  []string // DNS SANs the redeeming CSR may ask for
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// InsertEnrollToken stores a new token. An unknown client → ErrNotFound.
+func (db *DB) InsertEnrollToken(ctx context.Context, t EnrollToken) error {
+	res, err := db.write.ExecContext(ctx, `INSERT INTO enroll_tokens (hash, client_id, dns_names, created_at, expires_at)
+		SELECT ?, id, ?, ?, ? FROM clients WHERE id = ?`,
+		t.Hash, jsonList(t.DNSNames), unix(t.CreatedAt), unix(t.ExpiresAt), t.ClientID)
+	return expectOne(res, err)
+}
+
+// IssueFunc signs a certificate for the redeemed token (or the renewed
+// certificate) and returns the record to store. It runs inside the write
+// transaction, so it must not touch the database; an error rolls everything
+// back, and the token stays unused.
+type IssueFunc func(EnrollToken, Client) (Certificate, error)
+
+// RedeemEnrollToken consumes the token with this hash and records the
+// certificate issue returns, atomically: the token is marked used by a single
+// conditional UPDATE (unused and unexpired at now), inside the transaction
+// that inserts the certificate. Of any number of concurrent redemptions,
+// exactly one reaches issue. An unknown, used or expired token → ErrNotFound.
+func (db *DB) RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time, issue IssueFunc) (Certificate, error) {
+	var cert Certificate
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var tok EnrollToken
+		var dns string
+		var created, expires int64
+		err := tx.QueryRowContext(ctx, `UPDATE enroll_tokens SET used_at = ?
+			WHERE hash = ? AND used_at IS NULL AND expires_at > ?
+			RETURNING hash, client_id, dns_names, created_at, expires_at`,
+			unix(now), hash, unix(now)).Scan(&tok.Hash, &tok.ClientID, &dns, &created, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		tok.DNSNames = fromJSONList(dns)
+		tok.CreatedAt, tok.ExpiresAt = fromUnix(created), fromUnix(expires)
+		client, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, tok.ClientID))
+		if err != nil {
+			return err
+		}
+		if cert, err = issue(tok, client); err != nil {
+			return err
+		}
+		if err := insertCertificate(ctx, tx, cert); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE enroll_tokens SET used_serial = ? WHERE hash = ?`, cert.Serial, hash)
+		return err
+	})
+	return cert, err
+}
+
+// DeleteExpiredEnrollTokens removes tokens that expired before cutoff.
+func (db *DB) DeleteExpiredEnrollTokens(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM enroll_tokens WHERE expires_at < ?`, unix(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,11 @@
+package storage
+
+import "errors"
+
+var (
+	// ErrNotFound: no row matches (or, for single-use records, none is usable).
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict: a row with that key already exists, or a single-use
+	// transition already happened.
+	ErrConflict = errors.New("storage: conflict")
+)
