@@ -1,0 +1,121 @@
+package ca
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"github.com/certbound/certbound/certs"
+)
+
+// StatusSource is what VerifyClient asks about a presented certificate. The
+// storage layer implements it; calls must be cheap (the caller may cache) and
+// safe for concurrent use.
+type StatusSource interface {
+	// CertificateRevoked reports whether the certificate with this serial
+	// (certs.SerialString) has been revoked. An unknown serial is not revoked:
+	// VerifyClient has already checked that this CA signed it.
+	CertificateRevoked(ctx context.Context, serial string) (bool, error)
+	// ClientDisabled reports whether the client is disabled. For a client
+	// that does not exist (for example, deleted) return an error wrapping
+	// ErrUnknownClient; VerifyClient then fails with that error. Returning
+	// (true, nil) for it is also safe and fails with ErrClientDisabled.
+	ClientDisabled(ctx context.Context, clientID string) (bool, error)
+}
+
+// Peer is a client identity proven by a verified certificate chain. Its
+// fields are unexported: the only way to get a non-zero Peer is
+// Authority.VerifyClient (STYLE C8).
+type Peer struct {
+	id         certs.ID
+	leaf       *x509.Certificate
+	serial     string
+	thumbprint string
+}
+
+// ID returns the client's SPIFFE ID.
+func (p Peer) ID() certs.ID { return p.id }
+
+// ClientID returns the client id, the path of the SPIFFE ID.
+func (p Peer) ClientID() string { return p.id.ClientID }
+
+// Certificate returns the verified leaf certificate. Callers must not modify it.
+func (p Peer) Certificate() *x509.Certificate { return p.leaf }
+
+// Serial returns the leaf's serial number as certs.SerialString formats it.
+func (p Peer) Serial() string { return p.serial }
+
+// Thumbprint returns the leaf's RFC 8705 §3.1 "x5t#S256" thumbprint
+// (certs.X5tS256 of its DER), the value bound tokens carry in cnf.
+func (p Peer) Thumbprint() string { return p.thumbprint }
+
+var clientAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+
+// VerifyClient turns the certificates a TLS client presented (as in
+// tls.ConnectionState.PeerCertificates: leaf first, not verified by anyone,
+// since the listener uses tls.RequestClientCert) into a Peer. In order:
+//
+//  1. There is a certificate (else ErrNoClientCert).
+//  2. The leaf is not a CA: cA=FALSE, no keyCertSign or cRLSign, and it has
+//     digitalSignature (SPIFFE X509-SVID §5.2). crypto/x509 would accept this
+//     CA's own intermediate as a client "leaf", so this is checked here.
+//  3. crypto/x509 verifies the chain (RFC 8705 §7.5) to this CA's root and
+//     nothing else (RFC 8705 §7.4), through this CA's intermediate; the other
+//     certificates the peer sent are ignored. ExtKeyUsage clientAuth is
+//     required and the time is the injected clock. Failures in 2 and 3 wrap
+//     ErrUntrusted; a validity failure wraps ErrExpired as well.
+//  4. The leaf has exactly one URI SAN, a SPIFFE ID of this trust domain whose
+//     path is a valid client id (else ErrIdentity).
+//  5. The StatusSource says the serial is not revoked (else ErrRevoked) and the
+//     client is not disabled (else ErrClientDisabled or ErrUnknownClient).
+//
+// Any other error comes from the StatusSource and is not a verdict on the
+// certificate. Call it on every request, also on resumed TLS sessions.
+func (a *Authority) VerifyClient(ctx context.Context, chain []*x509.Certificate) (Peer, error) {
+	if len(chain) == 0 || chain[0] == nil {
+		return Peer{}, ErrNoClientCert
+	}
+	leaf := chain[0]
+	if leaf.IsCA || leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
+		return Peer{}, fmt.Errorf("%w: a CA certificate is not a client certificate", ErrUntrusted)
+	}
+	if leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return Peer{}, fmt.Errorf("%w: key usage lacks digitalSignature", ErrUntrusted)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         a.roots,
+		Intermediates: a.intermediates,
+		CurrentTime:   a.now(),    // zero would mean time.Now
+		KeyUsages:     clientAuth, // empty would mean serverAuth
+	})
+	if err != nil {
+		if inv := (x509.CertificateInvalidError{}); errors.As(err, &inv) && inv.Reason == x509.Expired {
+			return Peer{}, fmt.Errorf("%w: %w: %w", ErrUntrusted, ErrExpired, err)
+		}
+		return Peer{}, fmt.Errorf("%w: %w", ErrUntrusted, err)
+	}
+	id, err := certs.IDFromCertificate(leaf)
+	if err != nil {
+		return Peer{}, fmt.Errorf("%w: %w", ErrIdentity, err)
+	}
+	if id.TrustDomain != a.trustDomain {
+		return Peer{}, fmt.Errorf("%w: trust domain %q, want %q", ErrIdentity, id.TrustDomain, a.trustDomain)
+	}
+	serial := certs.SerialString(leaf.SerialNumber)
+	revoked, err := a.status.CertificateRevoked(ctx, serial)
+	if err != nil {
+		return Peer{}, fmt.Errorf("ca: revocation status of %s: %w", serial, err)
+	}
+	if revoked {
+		return Peer{}, fmt.Errorf("%w: serial %s", ErrRevoked, serial)
+	}
+	disabled, err := a.status.ClientDisabled(ctx, id.ClientID)
+	if err != nil {
+		return Peer{}, fmt.Errorf("ca: status of client %s: %w", id.ClientID, err)
+	}
+	if disabled {
+		return Peer{}, fmt.Errorf("%w: %s", ErrClientDisabled, id.ClientID)
+	}
+	return Peer{id: id, leaf: leaf, serial: serial, thumbprint: certs.X5tS256(leaf.Raw)}, nil
+}
