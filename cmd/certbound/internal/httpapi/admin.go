@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/certbound/certbound/enroll"
+	"github.com/certbound/certbound/storage"
+)
+
+// noStore marks a response that carries a secret (SPEC §6).
+func noStore(c echo.Context) {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+type enrollTokenRequest struct {
+	TTL      string   `json:"ttl,omitempty"` // Go duration, "15m"
+	DNSNames []string `json:"dns_names,omitempty"`
+}
+
+type enrollTokenResponse struct {
+	Token     string    `json:"token"`
+	ClientID  string    `json:"client_id"`
+	DNSNames  []string  `json:"dns_names,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (a *API) createEnrollToken(c echo.Context) error {
+	var req enrollTokenRequest
+	// An empty body means all defaults.
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	var ttl time.Duration
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil {
+			return badRequest(`ttl must be a duration such as "15m" or "1h"`)
+		}
+		ttl = d
+	}
+	tok, err := a.enroll.MintToken(c.Request().Context(), enroll.TokenRequest{ClientID: c.Param("id"), TTL: ttl, DNSNames: req.DNSNames})
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusCreated, enrollTokenResponse{Token: tok.Token.Reveal(), ClientID: tok.ClientID,
+		DNSNames: tok.DNSNames, ExpiresAt: tok.ExpiresAt.UTC()})
+}
+
+// certificateView is the admin view of an issued certificate.
+type certificateView struct {
+	Serial           string     `json:"serial"`
+	ClientID         string     `json:"client_id"`
+	Fingerprint      string     `json:"fingerprint_sha256"`
+	NotBefore        time.Time  `json:"not_before"`
+	NotAfter         time.Time  `json:"not_after"`
+	RenewedFrom      string     `json:"renewed_from,omitempty"`
+	SupersededBy     string     `json:"superseded_by,omitempty"`
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	Status           string     `json:"status"` // active, expired, revoked, superseded
+}
+
+func viewCertificate(r storage.Certificate, now time.Time) certificateView {
+	v := certificateView{Serial: r.Serial, ClientID: r.ClientID, Fingerprint: r.Fingerprint, NotBefore: r.NotBefore,
+		NotAfter: r.NotAfter, RenewedFrom: r.RenewedFrom, SupersededBy: r.SupersededBy, RevocationReason: r.RevocationReason}
+	switch {
+	case r.Revoked():
+		t := r.RevokedAt
+		v.RevokedAt, v.Status = &t, "revoked"
+	case !now.Before(r.NotAfter):
+		v.Status = "expired"
+	case r.SupersededBy != "":
+		v.Status = "superseded"
+	default:
+		v.Status = "active"
+	}
+	return v
+}
+
+func (a *API) listCertificates(c echo.Context) error {
+	q := enroll.CertificateQuery{ClientID: c.QueryParam("client_id"), After: c.QueryParam("after")}
+	if v := c.QueryParam("active"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return badRequest("active must be true or false")
+		}
+		q.ActiveOnly = b
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("limit must be between 1 and 1000")
+		}
+		q.Limit = n
+	}
+	list, err := a.enroll.Certificates(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	out := make([]certificateView, 0, len(list))
+	for _, r := range list {
+		out = append(out, viewCertificate(r, now))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"certificates": out})
+}
+
+type revokeRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func (a *API) revokeCertificate(c echo.Context) error {
+	var req revokeRequest
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	rec, err := a.enroll.Revoke(c.Request().Context(), c.Param("serial"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, viewCertificate(rec, a.now()))
+}

@@ -1,0 +1,80 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/certbound/certbound/ca"
+	"github.com/certbound/certbound/certs/secret"
+	"github.com/certbound/certbound/enroll"
+)
+
+// AdminAuthenticator checks admin API keys.
+type AdminAuthenticator interface {
+	// AdminKeyValid reports, in constant time, whether key is an admin key.
+	AdminKeyValid(key secret.Secret) bool
+}
+
+// PeerVerifier turns a TLS peer's chain into a verified identity. *ca.Authority
+// implements it.
+type PeerVerifier interface {
+	VerifyClient(ctx context.Context, chain []*x509.Certificate) (ca.Peer, error)
+	RootPEM() []byte
+}
+
+// Config holds the services the API adapts. All fields are required unless
+// marked otherwise.
+type Config struct {
+	CA     PeerVerifier
+	Enroll *enroll.Service
+	Admin  AdminAuthenticator
+	// Logger receives one line per request and the reasons of refusals.
+	// Zero means slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time. Zero means time.Now.
+	Now func() time.Time
+	// EnrollRate limits enrollment and renewal requests per second per source
+	// address (SPEC §4 --rate-limit-enroll). Zero turns the limit off.
+	EnrollRate float64
+}
+
+// API serves certbound's routes.
+type API struct {
+	ca     PeerVerifier
+	enroll *enroll.Service
+	admin  AdminAuthenticator
+	log    *slog.Logger
+	now    func() time.Time
+	echo   *echo.Echo
+
+	enrollLimit *limiter // nil when off
+}
+
+// New builds the API and its routes.
+func New(cfg Config) *API {
+	a := &API{ca: cfg.CA, enroll: cfg.Enroll, admin: cfg.Admin, log: cfg.Logger, now: cfg.Now}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.enrollLimit = newLimiter(cfg.EnrollRate, a.now)
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = a.handleError
+	// The source address is the TCP peer. Forwarding headers are client
+	// input; trusting them would let anyone pick their rate-limit bucket.
+	e.IPExtractor = echo.ExtractIPDirect()
+	a.routes(e)
+	a.echo = e
+	return a
+}
+
+// ServeHTTP makes the API an http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.echo.ServeHTTP(w, r) }

@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/certbound/certbound/ca"
+	"github.com/certbound/certbound/certs"
+	"github.com/certbound/certbound/enroll"
+	"github.com/certbound/certbound/storage"
+)
+
+// Error codes of SPEC §5 that are not OAuth codes.
+const (
+	codeInvalidRequest       = "invalid_request"
+	codeInvalidToken         = "invalid_token"
+	codeUnauthorized         = "unauthorized"
+	codeAccessDenied         = "access_denied"
+	codeNotFound             = "not_found"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeConflict             = "conflict"
+	codeTooLarge             = "request_too_large"
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeTooManyRequests      = "too_many_requests"
+	codeServerError          = "server_error"
+)
+
+// Challenges for the 401s (RFC 9110 §11.6.1: every 401 carries one).
+const (
+	challengeAdmin  = `Bearer realm="certbound-admin"`
+	challengeEnroll = `Bearer realm="certbound-enroll", error="invalid_token"`
+	challengeMTLS   = `MutualTLS realm="certbound"`
+)
+
+// apiError is a response-ready error. Description is sent to the caller and
+// must hold nothing secret; Reason goes to the log only.
+type apiError struct {
+	Status      int
+	Code        string
+	Description string
+	Challenge   string
+	Reason      string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Description }
+
+// errorBody is the JSON shape of every error (SPEC §5).
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// classify is THE table from errors to HTTP responses. Anything it does not
+// know is a 500 that reveals nothing.
+func classify(err error) *apiError {
+	var ae *apiError
+	var he *echo.HTTPError
+	var nameErr *enroll.NameError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+
+	// Enrollment and renewal.
+	case errors.Is(err, enroll.ErrTokenInvalid):
+		return &apiError{Status: 401, Code: codeInvalidToken, Description: "enrollment token is invalid, expired or already used", Challenge: challengeEnroll}
+	case errors.As(err, &nameErr):
+		return &apiError{Status: 403, Code: codeAccessDenied, Description: nameErr.Error()}
+	case errors.Is(err, enroll.ErrBadCSR):
+		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error()}
+	case errors.Is(err, enroll.ErrClientDisabled):
+		return &apiError{Status: 403, Code: codeAccessDenied, Description: "client is disabled"}
+	case errors.Is(err, enroll.ErrAlreadyRenewed):
+		return &apiError{Status: 403, Code: codeAccessDenied, Description: "this certificate was already renewed; use the newest one", Reason: "possible_clone"}
+	case errors.Is(err, enroll.ErrRevoked):
+		return &apiError{Status: 401, Code: codeUnauthorized, Description: "client certificate is not acceptable", Challenge: challengeMTLS, Reason: "revoked"}
+	case errors.Is(err, enroll.ErrInvalidRequest):
+		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error()}
+	case errors.Is(err, enroll.ErrNotFound):
+		return &apiError{Status: 404, Code: codeNotFound, Description: "client not found"}
+	case errors.Is(err, enroll.ErrCertificateNotFound):
+		return &apiError{Status: 404, Code: codeNotFound, Description: "certificate not found"}
+
+	// The TLS peer (ca.VerifyClient): one answer for every refusal, the
+	// reason to the log only.
+	case errors.Is(err, ca.ErrNoClientCert):
+		return &apiError{Status: 401, Code: codeUnauthorized, Description: "a client certificate is required", Challenge: challengeMTLS, Reason: "no_client_certificate"}
+	case errors.Is(err, ca.ErrUntrusted), errors.Is(err, ca.ErrIdentity), errors.Is(err, ca.ErrRevoked),
+		errors.Is(err, ca.ErrClientDisabled), errors.Is(err, ca.ErrUnknownClient):
+		return &apiError{Status: 401, Code: codeUnauthorized, Description: "client certificate is not acceptable", Challenge: challengeMTLS, Reason: peerReason(err)}
+
+	case errors.Is(err, certs.ErrInvalidID):
+		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error()}
+	case errors.Is(err, storage.ErrNotFound):
+		return &apiError{Status: 404, Code: codeNotFound, Description: "not found"}
+	case errors.Is(err, storage.ErrConflict):
+		return &apiError{Status: 409, Code: codeConflict, Description: "already exists"}
+
+	case errors.As(err, &he):
+		return fromEcho(he)
+	}
+	return &apiError{Status: 500, Code: codeServerError, Description: "internal error", Reason: "internal"}
+}
+
+func peerReason(err error) string {
+	for _, r := range []struct {
+		err    error
+		reason string
+	}{
+		{ca.ErrExpired, "expired"}, {ca.ErrRevoked, "revoked"}, {ca.ErrClientDisabled, "client_disabled"},
+		{ca.ErrUnknownClient, "unknown_client"}, {ca.ErrIdentity, "identity"}, {ca.ErrUntrusted, "untrusted"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "unknown"
+}
+
+func fromEcho(he *echo.HTTPError) *apiError {
+	switch he.Code {
+	case http.StatusNotFound:
+		return &apiError{Status: 404, Code: codeNotFound, Description: "no such route"}
+	case http.StatusMethodNotAllowed:
+		return &apiError{Status: 405, Code: codeMethodNotAllowed, Description: "method not allowed on this route"}
+	case http.StatusRequestEntityTooLarge:
+		return &apiError{Status: 413, Code: codeTooLarge, Description: "request body larger than 64 KiB"}
+	case http.StatusUnsupportedMediaType:
+		return &apiError{Status: 415, Code: codeUnsupportedMediaType, Description: "expected Content-Type: application/json"}
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return &apiError{Status: he.Code, Code: codeInvalidRequest, Description: http.StatusText(he.Code)}
+	}
+	return &apiError{Status: 500, Code: codeServerError, Description: "internal error", Reason: "internal"}
+}
+
+// handleError renders err as SPEC §5 JSON and logs its classification once.
+func (a *API) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ae := classify(err)
+	if ae.Status >= 500 {
+		// The full error goes to the log; it never holds a secret because
+		// secrets travel as secret.Secret.
+		a.log.ErrorContext(c.Request().Context(), "request failed", slog.String("request_id", requestID(c)), slog.Any("err", err))
+	}
+	if ae.Reason != "" {
+		c.Set(ctxReason, ae.Reason)
+	}
+	h := c.Response().Header()
+	if ae.Challenge != "" {
+		h.Set(echo.HeaderWWWAuthenticate, ae.Challenge)
+	}
+	h.Set("Cache-Control", "no-store")
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(ae.Status)
+		return
+	}
+	_ = c.JSON(ae.Status, errorBody{Error: ae.Code, Description: ae.Description})
+}

@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/certbound/certbound/certs/secret"
+)
+
+// Keys of values handlers leave in the echo context for the access log.
+const (
+	ctxRequestID = "request_id"
+	ctxClientID  = "client_id"
+	ctxReason    = "reason"
+)
+
+// MaxBodyBytes is SPEC §3's request body limit.
+const MaxBodyBytes = 64 << 10
+
+var bodyLimit = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K"})
+
+// requestLog gives each request an id and logs one line when it ends: method,
+// route, status, latency, client id and, for refusals, the non-secret reason.
+// Bodies, query strings and headers are never logged: they carry secrets.
+func (a *API) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		id := newRequestID()
+		c.Set(ctxRequestID, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		err := next(c)
+		if err != nil {
+			c.Error(err) // renders the response now, so the status below is right
+		}
+		status := c.Response().Status
+		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("method", c.Request().Method),
+			slog.String("route", routeOf(c)),
+			slog.Int("status", status),
+			slog.Duration("latency", time.Since(start)),
+			slog.String("remote", c.RealIP()),
+		}
+		if v, ok := c.Get(ctxClientID).(string); ok && v != "" {
+			attrs = append(attrs, slog.String("client_id", v))
+		}
+		if v, ok := c.Get(ctxReason).(string); ok && v != "" {
+			attrs = append(attrs, slog.String("reason", v))
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		a.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// routeOf returns the matched route pattern (never the raw path, which may
+// carry attacker-chosen bytes), or "unmatched".
+func routeOf(c echo.Context) string {
+	if p := c.Path(); p != "" {
+		return p
+	}
+	return "unmatched"
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(ctxRequestID).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requireAdmin admits requests carrying an admin key as
+// "Authorization: Bearer <key>" or, as in the seed, "api-key: <key>".
+func (a *API) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		key, ok := adminKey(c.Request())
+		if !ok || !a.admin.AdminKeyValid(key) {
+			reason := "bad_admin_key"
+			if !ok {
+				reason = "no_admin_key"
+			}
+			return &apiError{Status: 401, Code: codeUnauthorized, Description: "a valid admin key is required",
+				Challenge: challengeAdmin, Reason: reason}
+		}
+		c.Set(ctxClientID, "admin")
+		return next(c)
+	}
+}
+
+func adminKey(r *http.Request) (secret.Secret, bool) {
+	if v := r.Header.Values("Authorization"); len(v) == 1 {
+		scheme, token, ok := strings.Cut(v[0], " ")
+		if ok && strings.EqualFold(scheme, "Bearer") && token != "" {
+			return secret.FromString(token), true
+		}
+		return secret.Secret{}, false
+	}
+	if v := r.Header.Values("Api-Key"); len(v) == 1 && v[0] != "" {
+		return secret.FromString(v[0]), true
+	}
+	return secret.Secret{}, false
+}

@@ -1,0 +1,26 @@
+package httpapi
+
+import (
+	"crypto/x509"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/certbound/certbound/ca"
+)
+
+// unverifiedPeerChain returns the certificates the TLS client presented, leaf
+// first. The listener only *requests* certificates (tls.RequestClientCert),
+// so nothing has checked them: pass them to ca.VerifyClient or to tokenex,
+// never use them as an identity directly. Headers never contribute: a
+// certificate in a header is client input.
+func unverifiedPeerChain(c echo.Context) []*x509.Certificate {
+	if st := c.Request().TLS; st != nil {
+		return st.PeerCertificates
+	}
+	return nil
+}
+
+// verifiedPeer runs ca.VerifyClient on the connection's chain.
+func (a *API) verifiedPeer(c echo.Context) (ca.Peer, error) {
+	return a.ca.VerifyClient(c.Request().Context(), unverifiedPeerChain(c))
+}

@@ -1,0 +1,22 @@
+package httpapi
+
+import (
+	"github.com/labstack/echo/v4"
+)
+
+// routes is the whole HTTP surface of certbound on one screen (SPEC §4-§9).
+func (a *API) routes(e *echo.Echo) {
+	e.Use(a.requestLog, bodyLimit)
+
+	// Health and enrollment (SPEC §4, §7).
+	e.GET("/v1/health", a.health)
+	e.GET("/v1/roots", a.roots)
+	e.POST("/v1/enroll", a.enrollCertificate, a.limitEnroll)
+	e.POST("/v1/renew", a.renewCertificate, a.limitEnroll)
+
+	// Admin API (SPEC §6), authenticated by an admin key.
+	admin := e.Group("/v1", a.requireAdmin)
+	admin.POST("/clients/:id/enrollment-tokens", a.createEnrollToken)
+	admin.GET("/certificates", a.listCertificates)
+	admin.POST("/certificates/:serial/revoke", a.revokeCertificate)
+}

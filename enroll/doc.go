@@ -1,0 +1,20 @@
+// Package enroll bootstraps and renews service certificates.
+//
+// The protocol in short:
+//  1. An admin mints a one-time enrollment token for a client (MintToken).
+//     The token is shown once; only its SHA-256 is stored.
+//  2. The service generates a key, sends a CSR with the token (Enroll). The
+//     CSR is parsed and checked first, with no side effects, so a bad CSR
+//     does not burn the token. Then redeeming the token, signing the leaf and
+//     recording it happen in one database transaction: of any number of
+//     concurrent redemptions exactly one gets a certificate.
+//  3. Before the certificate expires the service renews it over mTLS with a
+//     CSR for a new key (Renew). The identity comes from the verified TLS
+//     peer (ca.VerifyClient), never from the CSR, and each certificate can be
+//     renewed once: presenting a certificate that was already renewed is
+//     refused as a possible clone.
+//
+// A CSR contributes its public key and, for DNS names the token allows, the
+// names it asks for; every other field of the certificate comes from the
+// ca profile. Unknown, expired and used tokens fail with the same error.
+package enroll

@@ -1,0 +1,132 @@
+package enrollclient
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Compare with errors.Is.
+var (
+	// ErrFingerprintMismatch: no root in the server's bundle has the pinned
+	// fingerprint. The enrollment token was not sent.
+	ErrFingerprintMismatch = errors.New("enrollclient: no server root matches the pinned fingerprint")
+	// ErrInvalidFingerprint: the pinned fingerprint is not 64 hex digits
+	// (colons allowed).
+	ErrInvalidFingerprint = errors.New("enrollclient: fingerprint must be the hex SHA-256 of the root certificate")
+	// ErrInvalidServerURL: the server URL is not an absolute https URL.
+	ErrInvalidServerURL = errors.New("enrollclient: server must be an https URL")
+	// ErrExists: Enroll would overwrite an identity and Options.Overwrite is false.
+	ErrExists = errors.New("enrollclient: the directory already holds an identity")
+	// ErrKeyMismatch: key.pem (and key.pem.next) do not match cert.pem.
+	ErrKeyMismatch = errors.New("enrollclient: private key does not match the certificate")
+	// ErrInsecureKeyFile: key.pem is accessible to group or others.
+	ErrInsecureKeyFile = errors.New("enrollclient: private key file is not private")
+	// ErrMalformedKey: key.pem does not hold exactly one unencrypted
+	// PKCS#8 or SEC 1 private key.
+	ErrMalformedKey = errors.New("enrollclient: malformed private key file")
+	// ErrUntrustedChain: cert.pem does not chain to ca.pem for client
+	// authentication, or a server answered with a certificate that does not
+	// chain to the pinned root.
+	ErrUntrustedChain = errors.New("enrollclient: certificate does not chain to the pinned root")
+	// ErrBadResponse: the server answered 2xx with something this package
+	// cannot use (malformed JSON or PEM, a certificate for another key or
+	// another identity, an expired certificate).
+	ErrBadResponse = errors.New("enrollclient: unusable server response")
+	// ErrExpired: the certificate has expired, so it cannot authenticate a
+	// renewal; enroll again with a new token.
+	ErrExpired = errors.New("enrollclient: certificate has expired")
+	// ErrRunning: Renewer.Run was called while another Run is active.
+	ErrRunning = errors.New("enrollclient: renewer is already running")
+)
+
+// ServerError is a refusal by the certbound server: a non-2xx response,
+// decoded from the JSON error body {"error", "error_description"} (SPEC §5).
+// Code and Description are empty when the body was not such JSON.
+type ServerError struct {
+	Status      int    // HTTP status, e.g. 401
+	Code        string // SPEC §5 error code, e.g. "invalid_token"
+	Description string // human text from the server, sanitised to printable ASCII
+	// RetryAfter is the wait the server asked for with Retry-After (on 429
+	// and 503), zero when it sent none.
+	RetryAfter time.Duration
+}
+
+func (e *ServerError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "enrollclient: server refused: %d", e.Status)
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Description != "" {
+		b.WriteString(": " + e.Description)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+	}
+	return b.String()
+}
+
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 16 << 10
+
+// maxRetryAfter caps what a server can ask for; a longer wait is almost
+// certainly a misconfiguration and would outlive the certificate.
+const maxRetryAfter = time.Hour
+
+// decodeServerError builds the *ServerError for a non-2xx response. body is
+// what was read of it; now is used for an HTTP-date Retry-After.
+func decodeServerError(status int, header http.Header, body []byte, now time.Time) *ServerError {
+	e := &ServerError{Status: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
+	var wire struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &wire) == nil {
+		e.Code = sanitize(wire.Error, 64)
+		e.Description = sanitize(wire.Description, 256)
+	}
+	return e
+}
+
+// parseRetryAfter reads RFC 9110 §10.2.3 Retry-After: delay-seconds or an
+// HTTP-date. Anything unparsable, negative or in the past is zero.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// sanitize keeps printable ASCII only (RFC 6749 §5.2 allows no more in an
+// error description) and truncates, so a hostile server cannot put control
+// characters into a caller's terminal or log.
+func sanitize(s string, limit int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= limit {
+			break
+		}
+		if r >= 0x20 && r <= 0x7e {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
