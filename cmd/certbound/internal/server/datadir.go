@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/certbound/certbound/ca"
+	"github.com/certbound/certbound/certs"
+	"github.com/certbound/certbound/certs/secret"
+	"github.com/certbound/certbound/storage"
+)
+
+// File names inside the data directory.
+const (
+	CADir        = "ca"
+	DatabaseFile = "certbound.db"
+	AdminKeyFile = "admin.key"
+)
+
+// adminKeyPrefix marks admin keys so that a leaked one is recognisable.
+const adminKeyPrefix = "cba_"
+
+// prepareDataDir creates dir (0700) if needed and refuses one that group or
+// others can enter: it holds private keys.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	return certs.CheckPrivate(dir)
+}
+
+// bootstrapCA creates the CA on first start. It reports whether it did.
+func bootstrapCA(dir string, password []byte, now func() time.Time) (bool, error) {
+	if ca.Exists(dir) {
+		return false, nil
+	}
+	err := ca.Bootstrap(dir, ca.BootstrapOptions{Password: password, Now: now})
+	if err != nil && !errors.Is(err, ca.ErrExists) {
+		return false, fmt.Errorf("bootstrap CA: %w", err)
+	}
+	return true, nil
+}
+
+// ensureAdminKey makes sure there is at least one admin key. On first start
+// it mints one, writes it to <data-dir>/admin.key (0600) and stores its hash.
+func ensureAdminKey(ctx context.Context, db *storage.DB, dataDir string, now time.Time, log *slog.Logger) error {
+	hashes, err := db.AdminKeyHashes(ctx)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dataDir, AdminKeyFile)
+	if len(hashes) > 0 {
+		if _, err := os.Stat(path); err == nil {
+			return certs.CheckPrivate(path)
+		}
+		return nil
+	}
+	key := secret.New(adminKeyPrefix)
+	// File first: a crash after it and before the insert leaves a key file
+	// that does not work, which the next start replaces, rather than a stored
+	// hash whose key nobody has.
+	if err := certs.WriteFileAtomic(path, []byte(key.Reveal()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin key: %w", err)
+	}
+	if err := db.InsertAdminKey(ctx, key.Hash(), "bootstrap", now); err != nil {
+		return err
+	}
+	log.Info("created the bootstrap admin key", slog.String("path", path))
+	return nil
+}
+
+// ReadAdminKey reads an admin key file, refusing one others can read.
+func ReadAdminKey(path string) (secret.Secret, error) {
+	if err := certs.CheckPrivate(path); err != nil {
+		return secret.Secret{}, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return secret.Secret{}, err
+	}
+	k := strings.TrimSpace(string(b))
+	if k == "" {
+		return secret.Secret{}, fmt.Errorf("%s is empty", path)
+	}
+	return secret.FromString(k), nil
+}

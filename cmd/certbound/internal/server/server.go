@@ -1,0 +1,257 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/certbound/certbound/ca"
+	"github.com/certbound/certbound/cmd/certbound/internal/httpapi"
+	"github.com/certbound/certbound/enroll"
+	"github.com/certbound/certbound/storage"
+)
+
+// Config is everything `certbound serve` can set. Zero values are the
+// documented defaults.
+type Config struct {
+	// DataDir holds the CA, the database and the admin key. Zero: "./certbound-data".
+	DataDir string
+	// Listen is the HTTPS address. Zero: "127.0.0.1:8443".
+	Listen string
+	// DNS are the names and IPs of the server's own certificate.
+	// Zero: localhost and 127.0.0.1.
+	DNS []string
+	// TrustDomain of the SPIFFE IDs. Zero: "certbound.local".
+	TrustDomain string
+	// Issuer is the OAuth issuer identifier. Zero: "https://localhost:8443".
+	Issuer string
+	// CertLifetime of issued leaves. Zero: 24h; at most 168h.
+	CertLifetime time.Duration
+	// CAPassword decrypts (and on first start encrypts) the CA keys. Zero: unencrypted.
+	CAPassword []byte
+	// RateLimitEnroll is enrollment and renewal requests per second per
+	// source address. Zero: no limit (the CLI's default is 100).
+	RateLimitEnroll float64
+	// Logger. Zero: slog.Default().
+	Logger *slog.Logger
+	// Now. Zero: time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = "./certbound-data"
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8443"
+	}
+	if len(c.DNS) == 0 {
+		c.DNS = []string{"localhost", "127.0.0.1"}
+	}
+	if c.Issuer == "" {
+		c.Issuer = "https://localhost:8443"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is a prepared certbound server.
+type Server struct {
+	cfg   Config
+	db    *storage.DB
+	ca    *ca.Authority
+	api   *httpapi.API
+	log   *slog.Logger
+	cert  atomic.Pointer[tls.Certificate]
+	addr  atomic.Pointer[string]
+	ready chan struct{}
+}
+
+// serverCertLifetime is the life of the server's own certificate; it is
+// renewed in memory at two thirds of it.
+const serverCertLifetime = 30 * 24 * time.Hour
+
+// Open prepares everything: on an empty data dir it bootstraps the CA,
+// creates the database and the admin key; later it reuses them.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	log := cfg.Logger
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	caDir := filepath.Join(cfg.DataDir, CADir)
+	created, err := bootstrapCA(caDir, cfg.CAPassword, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, db: db, log: log, ready: make(chan struct{})}
+	if err := s.build(ctx, caDir); err != nil {
+		db.Close()
+		return nil, err
+	}
+	msg := "loaded the CA"
+	if created {
+		msg = "created a new CA"
+	}
+	log.Info(msg, slog.String("root_fingerprint_sha256", s.ca.RootFingerprint()), slog.String("data_dir", cfg.DataDir),
+		slog.String("admin_key", filepath.Join(cfg.DataDir, AdminKeyFile)))
+	return s, nil
+}
+
+func (s *Server) build(ctx context.Context, caDir string) error {
+	cfg := s.cfg
+	authority, err := ca.New(ca.Config{Dir: caDir, Password: cfg.CAPassword, TrustDomain: cfg.TrustDomain, Status: s.db, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	s.ca = authority
+	if err := ensureAdminKey(ctx, s.db, cfg.DataDir, cfg.Now(), s.log); err != nil {
+		return err
+	}
+	admins, err := loadAdminKeys(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	enrollSvc, err := enroll.New(enroll.Config{Store: s.db, CA: authority, CertLifetime: cfg.CertLifetime, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	if err := s.renewServerCert(); err != nil {
+		return err
+	}
+	s.api = httpapi.New(httpapi.Config{CA: authority, Enroll: enrollSvc, Admin: admins, Logger: s.log, Now: cfg.Now,
+		EnrollRate: cfg.RateLimitEnroll})
+	return nil
+}
+
+// Authority returns the CA (for callers that print the fingerprint).
+func (s *Server) Authority() *ca.Authority { return s.ca }
+
+// Addr returns the listening address once Ready is closed.
+func (s *Server) Addr() string {
+	if p := s.addr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Ready is closed once the server accepts connections.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+func (s *Server) renewServerCert() error {
+	c, err := s.ca.IssueServer(s.cfg.DNS, serverCertLifetime)
+	if err != nil {
+		return fmt.Errorf("issue the server certificate: %w", err)
+	}
+	s.cert.Store(&c)
+	return nil
+}
+
+// tlsConfig is the listener's TLS: 1.2 or newer with AEAD ECDHE suites only,
+// client certificates requested but not required (SPEC §4): each route
+// checks what it needs through ca.VerifyClient.
+func (s *Server) tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{ // TLS 1.2 only; TLS 1.3 suites are all AEAD
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+		ClientAuth: tls.RequestClientCert,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.cert.Load(), nil
+		},
+		NextProtos: []string{"h2", "http/1.1"},
+	}
+}
+
+// Serve serves HTTPS on ln until ctx is cancelled, then shuts down
+// gracefully: in-flight requests finish (up to 10 s), then the database closes.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.api,
+		TLSConfig:         s.tlsConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          log.New(slogWriter{s.log}, "", 0),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	addr := ln.Addr().String()
+	s.addr.Store(&addr)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	go s.keepServerCertFresh(ctx)
+	close(s.ready)
+	s.log.Info("serving", slog.String("listen", addr), slog.String("issuer", s.cfg.Issuer))
+
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, s.db.Close())
+}
+
+// ListenAndServe listens on the configured address and serves.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Close releases the database when Serve was never called.
+func (s *Server) Close() error { return s.db.Close() }
+
+func (s *Server) keepServerCertFresh(ctx context.Context) {
+	for {
+		leaf := s.cert.Load().Leaf
+		life := leaf.NotAfter.Sub(leaf.NotBefore)
+		wait := time.Until(leaf.NotBefore.Add(life * 2 / 3))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(wait, time.Minute)):
+		}
+		if err := s.renewServerCert(); err != nil {
+			s.log.Error("renewing the server certificate failed", slog.Any("err", err))
+		}
+	}
+}
+
+// slogWriter sends net/http's own error log (TLS handshake failures and the
+// like) to slog at debug level: they are the client's problem, not ours.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Debug("http", slog.String("msg", string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/certbound/certbound/cmd/certbound/internal/server"
+)
+
+func newServeCommand() *cobra.Command {
+	var (
+		cfg          server.Config
+		logLevel     string
+		logFormat    string
+		passwordFile string
+		rateEnroll   float64
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the certbound server (creates the CA and data dir on first start)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(cmd, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = logger
+			cfg.RateLimitEnroll = rateEnroll
+			if passwordFile != "" {
+				pw, err := os.ReadFile(passwordFile)
+				if err != nil {
+					return fmt.Errorf("read --password-file: %w", err)
+				}
+				cfg.CAPassword = []byte(strings.TrimRight(string(pw), "\r\n"))
+			}
+			srv, err := server.Open(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			return srv.ListenAndServe(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "./certbound-data", "directory for the CA, the database and the admin key (created 0700)")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "HTTPS listen address")
+	f.StringSliceVar(&cfg.DNS, "dns", []string{"localhost", "127.0.0.1"}, "names and IPs in the server's own certificate")
+	f.StringVar(&cfg.TrustDomain, "trust-domain", "certbound.local", "SPIFFE trust domain of issued identities")
+	f.StringVar(&cfg.Issuer, "issuer", "https://localhost:8443", "OAuth issuer identifier (iss of every token)")
+	f.DurationVar(&cfg.CertLifetime, "cert-lifetime", 24*time.Hour, "lifetime of issued certificates (at most 168h)")
+	f.StringVar(&passwordFile, "password-file", "", "file holding the passphrase that encrypts the CA keys")
+	f.Float64Var(&rateEnroll, "rate-limit-enroll", 100, "enrollment and renewal requests per second per source address (0: off)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text (for people) or json")
+	return cmd
+}
+
+func newLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
