@@ -112,6 +112,9 @@ func checkHierarchy(root, intermediate *x509.Certificate, signer crypto.Signer, 
 	if err := root.CheckSignatureFrom(root); err != nil {
 		return fmt.Errorf("%w: %s is not self-signed: %w", ErrInconsistent, RootCertFile, err)
 	}
+	if intermediate.Equal(root) {
+		return fmt.Errorf("%w: %s is the root; the root key must be able to stay offline", ErrInconsistent, IntermediateCertFile)
+	}
 	if !intermediate.IsCA || intermediate.KeyUsage&x509.KeyUsageCertSign == 0 {
 		return fmt.Errorf("%w: %s is not a CA certificate", ErrInconsistent, IntermediateCertFile)
 	}

@@ -117,7 +117,8 @@ func (a *Authority) IssueServer(names []string, lifetime time.Duration) (tls.Cer
 
 // checkDNSNames accepts lowercase host names made of letters, digits and
 // hyphens (RFC 1123), at most 253 bytes, without wildcards or a trailing dot:
-// one spelling per name, so SAN comparisons stay byte-for-byte.
+// one spelling per name, so SAN comparisons stay byte-for-byte. A name whose
+// last label is all digits is refused: it is an IPv4 address in disguise.
 func checkDNSNames(names []string) error {
 	if len(names) > maxDNSNames {
 		return &PolicyError{Field: "dns_names", Reason: fmt.Sprintf("at most %d names", maxDNSNames)}
@@ -132,6 +133,10 @@ func checkDNSNames(names []string) error {
 
 func validDNSName(name string) bool {
 	if len(name) == 0 || len(name) > 253 {
+		return false
+	}
+	last := name[strings.LastIndexByte(name, '.')+1:]
+	if strings.Trim(last, "0123456789") == "" {
 		return false
 	}
 	for label := range strings.SplitSeq(name, ".") {
