@@ -29,6 +29,11 @@ func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 	}
 	csr, err := x509.ParseCertificateRequest(blocks[0].Bytes)
 	if err != nil {
+		// crypto/x509 refuses keys it cannot use (secp256k1, DSA, ...) with a
+		// parse error; say that it is the key, which is what the user can fix.
+		if kerr := unsupportedKeyIn(blocks[0].Bytes); kerr != nil {
+			return nil, kerr
+		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if err := csr.CheckSignature(); err != nil {
