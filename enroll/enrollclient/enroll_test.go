@@ -24,9 +24,9 @@ func TestEnroll(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, ws *wireServer, o *enrollclient.Options)
-		wantErr error                      // errors.Is target, or nil
-		wantSrv *enrollclient.ServerError  // expected *ServerError (Status, Code, RetryAfter), or nil
-		sent    bool                       // whether the token must have reached the server
+		wantErr error                     // errors.Is target, or nil
+		wantSrv *enrollclient.ServerError // expected *ServerError (Status, Code, RetryAfter), or nil
+		sent    bool                      // whether the token must have reached the server
 		check   func(*testing.T, *enrollclient.Identity)
 	}{
 		{name: "accept/writes-identity", sent: true},

@@ -14,7 +14,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"encoding/pem"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -43,7 +46,7 @@ func newTestCA(t testing.TB) *testCA {
 	now := time.Now()
 	ca.root = createCert(t, &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "test root"},
-		NotBefore:             now.Add(-time.Hour),
+		NotBefore:             now.Add(-24 * time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
@@ -51,7 +54,7 @@ func newTestCA(t testing.TB) *testCA {
 	}, nil, ca.rootKey.Public(), ca.rootKey)
 	ca.inter = createCert(t, &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "test intermediate"},
-		NotBefore:             now.Add(-time.Hour),
+		NotBefore:             now.Add(-24 * time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
@@ -219,6 +222,7 @@ func newWireServer(t testing.TB, ca *testCA) *wireServer {
 		ClientAuth:   tls.RequestClientCert, // as certbound's listener: each route verifies
 		Certificates: []tls.Certificate{ca.serverCertificate(t)},
 	}
+	ws.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes a test refuses on purpose
 	ws.srv.StartTLS()
 	t.Cleanup(ws.srv.Close)
 	ws.URL = ws.srv.URL
@@ -421,3 +425,10 @@ type nopTB struct{ testing.TB }
 func (nopTB) Helper()               {}
 func (nopTB) Fatal(args ...any)     { panic(args) }
 func (nopTB) Fatalf(string, ...any) { panic("fixture failure") }
+
+// isTLSVerifyError reports whether err is a failed verification of the
+// server's certificate chain.
+func isTLSVerifyError(err error) bool {
+	var verr *tls.CertificateVerificationError
+	return errors.As(err, &verr)
+}
