@@ -28,6 +28,8 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 	root.AddCommand(
 		newServeCommand(),
 		newEnrollTokenCommand(),
+		newEnrollCommand(),
+		newRenewCommand(),
 		newCertCommand(),
 		newVersionCommand(),
 	)
