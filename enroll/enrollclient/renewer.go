@@ -73,9 +73,27 @@ const (
 // Nothing is renewed, and nothing is re-read from disk, until Run is called;
 // until then the TLS configs serve the identity loaded here.
 func NewRenewer(cfg RenewerConfig) (*Renewer, error) {
+	r, err := newRenewer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id, err := Load(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	r.current.Store(id)
+	return r, nil
+}
+
+// newRenewer checks cfg and fills in the defaults; the caller stores the
+// first identity.
+func newRenewer(cfg RenewerConfig) (*Renewer, error) {
 	base, err := parseServerURL(cfg.Server)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("enrollclient: RenewerConfig.Dir is empty")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -101,13 +119,7 @@ func NewRenewer(cfg RenewerConfig) (*Renewer, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultTimeout
 	}
-	id, err := Load(cfg.Dir)
-	if err != nil {
-		return nil, err
-	}
-	r := &Renewer{cfg: cfg, base: base}
-	r.current.Store(id)
-	return r, nil
+	return &Renewer{cfg: cfg, base: base}, nil
 }
 
 // Current returns the identity served now. It is never nil.
