@@ -1,0 +1,348 @@
+package tokenex
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/certbound/certbound/storage"
+)
+
+// rsaBits is the modulus size of new RS256 keys: 3072 bits is NIST's
+// 128-bit security level, matching P-256 (RFC 7518 §3.3 asks for ≥ 2048).
+const rsaBits = 3072
+
+// signingKey is one parsed signing key. Immutable after parseSigningKey.
+type signingKey struct {
+	kid          string
+	alg          string            // ES256 or RS256; pinned to the key, never taken from a token
+	method       jwt.SigningMethod // matches alg
+	private      crypto.PrivateKey // *ecdsa.PrivateKey or *rsa.PrivateKey
+	public       crypto.PublicKey  // for verification (introspection)
+	header       string            // base64url of the JOSE header, then "."
+	jwk          json.RawMessage   // the public JWK: kty, key members, kid, use, alg
+	createdAt    time.Time         //
+	retiredAt    time.Time         // zero while current
+	publishUntil time.Time         // retired keys only
+}
+
+// keySet is an immutable snapshot of the keys: Service.keys swaps whole sets.
+type keySet struct {
+	current *signingKey   // signs new tokens; never nil
+	keys    []*signingKey // every published key, current first
+	jwks    []byte        // {"keys":[...]}, the public members only
+	expires time.Time     // earliest publishUntil among retired keys; zero if none
+}
+
+// lookup returns the published key with kid, or nil.
+func (ks *keySet) lookup(kid string, now time.Time) *signingKey {
+	for _, k := range ks.keys {
+		if k.kid == kid {
+			if !k.retiredAt.IsZero() && !now.Before(k.publishUntil) {
+				return nil
+			}
+			return k
+		}
+	}
+	return nil
+}
+
+func newKeySet(current *signingKey, keys []*signingKey) *keySet {
+	ks := &keySet{current: current, keys: keys}
+	jwks := []byte(`{"keys":[`)
+	for i, k := range keys {
+		if i > 0 {
+			jwks = append(jwks, ',')
+		}
+		jwks = append(jwks, k.jwk...)
+		if !k.retiredAt.IsZero() && (ks.expires.IsZero() || k.publishUntil.Before(ks.expires)) {
+			ks.expires = k.publishUntil
+		}
+	}
+	ks.jwks = append(jwks, "]}"...)
+	return ks
+}
+
+// prune returns the set without the retired keys whose publication ended.
+func (ks *keySet) prune(now time.Time) *keySet {
+	var keep []*signingKey
+	for _, k := range ks.keys {
+		if k.retiredAt.IsZero() || now.Before(k.publishUntil) {
+			keep = append(keep, k)
+		}
+	}
+	return newKeySet(ks.current, keep)
+}
+
+// keySet returns the current snapshot, first dropping keys whose
+// publication has ended (no database access).
+func (s *Service) keySet() *keySet {
+	for {
+		ks := s.keys.Load()
+		if ks.expires.IsZero() || s.now().Before(ks.expires) {
+			return ks
+		}
+		if pruned := ks.prune(s.now()); s.keys.CompareAndSwap(ks, pruned) {
+			return pruned
+		}
+	}
+}
+
+// JWKS returns the JWK Set (RFC 7517 §5) of every published signing key —
+// the current one first, then retired ones whose tokens may still be alive —
+// with public members only, each with kid, use "sig" and alg. The bytes are
+// shared: callers must not modify them.
+func (s *Service) JWKS() []byte { return s.keySet().jwks }
+
+// CurrentKeyID returns the kid that signs new tokens.
+func (s *Service) CurrentKeyID() string { return s.keys.Load().current.kid }
+
+// RotateKey makes a fresh key of the configured algorithm the signing key
+// and returns its kid. The previous key stops signing now but stays in the
+// JWKS until every token it signed has expired: MaxTokenTTL plus ClockSkew
+// from now. Other processes see the new key after their Reload.
+func (s *Service) RotateKey(ctx context.Context) (kid string, err error) {
+	now := s.now()
+	k, err := s.rotate(ctx, now)
+	if err != nil {
+		return "", err
+	}
+	if err := s.Reload(ctx); err != nil {
+		return "", err
+	}
+	return k.KID, nil
+}
+
+func (s *Service) rotate(ctx context.Context, now time.Time) (storage.SigningKey, error) {
+	rec, err := generateSigningKey(s.alg, now)
+	if err != nil {
+		return storage.SigningKey{}, err
+	}
+	if err := s.store.RotateSigningKey(ctx, rec, now.Add(s.maxTTL+ClockSkew)); err != nil {
+		return storage.SigningKey{}, fmt.Errorf("tokenex: store signing key: %w", err)
+	}
+	return rec, nil
+}
+
+// Reload reads the signing keys from the store and makes the newest current
+// one the signing key. Call it when another process may have rotated (the
+// `certbound keys rotate` command, say). Keys already loaded are not parsed
+// again. On error the previous key set stays in use.
+func (s *Service) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	now := s.now()
+	recs, err := s.store.SigningKeys(ctx, now)
+	if err != nil {
+		return fmt.Errorf("tokenex: load signing keys: %w", err)
+	}
+	known := map[string]*signingKey{}
+	if old := s.keys.Load(); old != nil {
+		for _, k := range old.keys {
+			known[k.kid] = k
+		}
+	}
+	var current *signingKey
+	keys := make([]*signingKey, 0, len(recs))
+	for _, rec := range recs {
+		k, ok := known[rec.KID]
+		if ok {
+			cp := *k // same key material; the retirement dates may have changed
+			k = &cp
+		} else if k, err = parseSigningKey(rec); err != nil {
+			return err
+		}
+		k.retiredAt, k.publishUntil = rec.RetiredAt, rec.PublishUntil
+		if k.retiredAt.IsZero() && current == nil {
+			current = k // SigningKeys lists newest first
+			keys = append([]*signingKey{k}, keys...)
+			continue
+		}
+		if !k.retiredAt.IsZero() && !now.Before(k.publishUntil) {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	if current == nil {
+		return errors.New("tokenex: the store holds no current signing key")
+	}
+	s.keys.Store(newKeySet(current, keys))
+	return nil
+}
+
+// initKeys loads the keys, creating the first one or rotating to the
+// configured algorithm when needed.
+func (s *Service) initKeys(ctx context.Context) error {
+	now := s.now()
+	recs, err := s.store.SigningKeys(ctx, now)
+	if err != nil {
+		return fmt.Errorf("tokenex: load signing keys: %w", err)
+	}
+	var current *storage.SigningKey
+	for i := range recs {
+		if recs[i].RetiredAt.IsZero() {
+			current = &recs[i]
+			break
+		}
+	}
+	if current == nil || current.Alg != s.alg {
+		if _, err := s.rotate(ctx, now); err != nil {
+			return err
+		}
+	}
+	return s.Reload(ctx)
+}
+
+// generateSigningKey makes a key for alg and its storage record.
+func generateSigningKey(alg string, now time.Time) (storage.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
+	default:
+		err = fmt.Errorf("unsupported algorithm %q", alg)
+	}
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("tokenex: generate signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("tokenex: encode signing key: %w", err)
+	}
+	_, kid, err := publicJWK(priv.Public(), "", "")
+	if err != nil {
+		return storage.SigningKey{}, err
+	}
+	return storage.SigningKey{
+		KID:        kid,
+		Alg:        alg,
+		PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		CreatedAt:  now,
+	}, nil
+}
+
+// parseSigningKey parses a stored key and checks that it is what its record
+// says: the right key type for alg, and kid its RFC 7638 thumbprint.
+func parseSigningKey(rec storage.SigningKey) (*signingKey, error) {
+	fail := func(why string) (*signingKey, error) {
+		return nil, fmt.Errorf("tokenex: signing key %s: %s", rec.KID, why)
+	}
+	block, rest := pem.Decode([]byte(rec.PrivatePEM))
+	if block == nil || block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		return fail("not one PKCS #8 PEM block")
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return fail("unparsable PKCS #8")
+	}
+	k := &signingKey{kid: rec.KID, alg: rec.Alg, private: priv, createdAt: rec.CreatedAt}
+	switch p := priv.(type) {
+	case *ecdsa.PrivateKey:
+		if rec.Alg != ES256 || p.Curve != elliptic.P256() {
+			return fail("algorithm does not match the key")
+		}
+		k.method, k.public = jwt.SigningMethodES256, &p.PublicKey
+	case *rsa.PrivateKey:
+		if rec.Alg != RS256 || p.N.BitLen() < 2048 {
+			return fail("algorithm does not match the key")
+		}
+		k.method, k.public = jwt.SigningMethodRS256, &p.PublicKey
+	default:
+		return fail("unsupported key type")
+	}
+	jwk, kid, err := publicJWK(k.public, rec.KID, rec.Alg)
+	if err != nil {
+		return nil, err
+	}
+	if kid != rec.KID {
+		return fail("kid is not the key's RFC 7638 thumbprint")
+	}
+	k.jwk = jwk
+	header, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{rec.Alg, rec.KID, "at+jwt"})
+	if err != nil {
+		return nil, err
+	}
+	k.header = base64.RawURLEncoding.EncodeToString(header) + "."
+	return k, nil
+}
+
+// publicJWK returns the public JWK of pub (RFC 7517, RFC 7518 §6) with kid,
+// use "sig" and alg, and its RFC 7638 thumbprint. EC coordinates are always
+// the full 32 bytes (RFC 7518 §6.2.1.2): ecdsa's Bytes encoding is
+// fixed-length, unlike big.Int.Bytes.
+func publicJWK(pub crypto.PublicKey, kid, alg string) (json.RawMessage, string, error) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	var members []byte // the RFC 7638 required members, in lexicographic order
+	var jwk any
+	switch p := pub.(type) {
+	case *ecdsa.PublicKey:
+		if p.Curve != elliptic.P256() {
+			return nil, "", errors.New("tokenex: EC signing keys must be P-256")
+		}
+		pt, err := p.Bytes() // 0x04 || X || Y, 32 bytes each
+		if err != nil {
+			return nil, "", fmt.Errorf("tokenex: %w", err)
+		}
+		x, y := b64(pt[1:33]), b64(pt[33:65])
+		members, _ = json.Marshal(struct {
+			Crv string `json:"crv"`
+			Kty string `json:"kty"`
+			X   string `json:"x"`
+			Y   string `json:"y"`
+		}{"P-256", "EC", x, y})
+		jwk = struct {
+			Kty string `json:"kty"`
+			Crv string `json:"crv"`
+			X   string `json:"x"`
+			Y   string `json:"y"`
+			Kid string `json:"kid"`
+			Use string `json:"use"`
+			Alg string `json:"alg"`
+		}{"EC", "P-256", x, y, kid, "sig", alg}
+	case *rsa.PublicKey:
+		n, e := b64(p.N.Bytes()), b64(big.NewInt(int64(p.E)).Bytes())
+		members, _ = json.Marshal(struct {
+			E   string `json:"e"`
+			Kty string `json:"kty"`
+			N   string `json:"n"`
+		}{e, "RSA", n})
+		jwk = struct {
+			Kty string `json:"kty"`
+			N   string `json:"n"`
+			E   string `json:"e"`
+			Kid string `json:"kid"`
+			Use string `json:"use"`
+			Alg string `json:"alg"`
+		}{"RSA", n, e, kid, "sig", alg}
+	default:
+		return nil, "", fmt.Errorf("tokenex: unsupported signing key type %T", pub)
+	}
+	sum := sha256.Sum256(members)
+	out, err := json.Marshal(jwk)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, b64(sum[:]), nil
+}
