@@ -12,6 +12,7 @@ import (
 	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/certs/secret"
 	"github.com/certbound/certbound/enroll"
+	"github.com/certbound/certbound/tokenex"
 )
 
 // AdminAuthenticator checks admin API keys.
@@ -32,6 +33,7 @@ type PeerVerifier interface {
 type Config struct {
 	CA     PeerVerifier
 	Enroll *enroll.Service
+	Tokens *tokenex.Service
 	Admin  AdminAuthenticator
 	// Logger receives one line per request and the reasons of refusals.
 	// Zero means slog.Default().
@@ -47,6 +49,7 @@ type Config struct {
 type API struct {
 	ca     PeerVerifier
 	enroll *enroll.Service
+	tokens *tokenex.Service
 	admin  AdminAuthenticator
 	log    *slog.Logger
 	now    func() time.Time
@@ -57,7 +60,7 @@ type API struct {
 
 // New builds the API and its routes.
 func New(cfg Config) *API {
-	a := &API{ca: cfg.CA, enroll: cfg.Enroll, admin: cfg.Admin, log: cfg.Logger, now: cfg.Now}
+	a := &API{ca: cfg.CA, enroll: cfg.Enroll, tokens: cfg.Tokens, admin: cfg.Admin, log: cfg.Logger, now: cfg.Now}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/tokenex"
 )
 
 // Error codes of SPEC §5 that are not OAuth codes.
@@ -59,9 +60,16 @@ func classify(err error) *apiError {
 	var ae *apiError
 	var he *echo.HTTPError
 	var nameErr *enroll.NameError
+	var oauthErr *tokenex.Error
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &oauthErr):
+		return fromOAuth(oauthErr)
+	case errors.Is(err, tokenex.ErrNotFound):
+		return &apiError{Status: 404, Code: codeNotFound, Description: "client not found"}
+	case errors.Is(err, tokenex.ErrConflict):
+		return &apiError{Status: 409, Code: codeConflict, Description: "a client with this id already exists"}
 
 	// Enrollment and renewal.
 	case errors.Is(err, enroll.ErrTokenInvalid):
@@ -102,6 +110,20 @@ func classify(err error) *apiError {
 		return fromEcho(he)
 	}
 	return &apiError{Status: 500, Code: codeServerError, Description: "internal error", Reason: "internal"}
+}
+
+// challengeClient is the challenge of a failed OAuth client authentication
+// (RFC 6749 §5.2: 401 with WWW-Authenticate for the scheme the client used).
+const challengeClient = `Basic realm="certbound"`
+
+// fromOAuth maps an RFC 6749 §5.2 error: invalid_client is 401 with a
+// challenge, everything else 400.
+func fromOAuth(e *tokenex.Error) *apiError {
+	ae := &apiError{Status: 400, Code: e.Code, Description: e.Description, Reason: string(e.Reason)}
+	if e.Code == tokenex.CodeInvalidClient {
+		ae.Status, ae.Challenge = 401, challengeClient
+	}
+	return ae
 }
 
 func peerReason(err error) string {

@@ -16,6 +16,11 @@ func (a *API) routes(e *echo.Echo) {
 
 	// Admin API (SPEC §6), authenticated by an admin key.
 	admin := e.Group("/v1", a.requireAdmin)
+	admin.POST("/clients", a.createClient)
+	admin.GET("/clients", a.listClients)
+	admin.GET("/clients/:id", a.getClient)
+	admin.PATCH("/clients/:id", a.patchClient)
+	admin.DELETE("/clients/:id", a.deleteClient)
 	admin.POST("/clients/:id/enrollment-tokens", a.createEnrollToken)
 	admin.GET("/certificates", a.listCertificates)
 	admin.POST("/certificates/:serial/revoke", a.revokeCertificate)

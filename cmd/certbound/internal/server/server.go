@@ -17,6 +17,7 @@ import (
 	"github.com/certbound/certbound/cmd/certbound/internal/httpapi"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/tokenex"
 )
 
 // Config is everything `certbound serve` can set. Zero values are the
@@ -132,10 +133,15 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	if err != nil {
 		return err
 	}
+	tokens, err := tokenex.New(ctx, tokenex.Config{Issuer: cfg.Issuer, Store: s.db, Peers: authority,
+		TrustDomain: authority.TrustDomain(), Now: cfg.Now})
+	if err != nil {
+		return err
+	}
 	if err := s.renewServerCert(); err != nil {
 		return err
 	}
-	s.api = httpapi.New(httpapi.Config{CA: authority, Enroll: enrollSvc, Admin: admins, Logger: s.log, Now: cfg.Now,
+	s.api = httpapi.New(httpapi.Config{CA: authority, Enroll: enrollSvc, Tokens: tokens, Admin: admins, Logger: s.log, Now: cfg.Now,
 		EnrollRate: cfg.RateLimitEnroll})
 	return nil
 }
