@@ -15,7 +15,14 @@ import (
 // bindJSON decodes the request body into v strictly: Content-Type must be
 // application/json (415 otherwise), the body must be valid UTF-8 holding one
 // JSON object with no unknown fields and nothing after it.
-func bindJSON(c echo.Context, v any) error {
+func bindJSON(c echo.Context, v any) error { return bindJSONStrictness(c, v, true) }
+
+// bindJSONLenient is bindJSON that ignores unknown fields: the seed's routes
+// take bodies written for another server, which may carry fields certbound
+// does not use.
+func bindJSONLenient(c echo.Context, v any) error { return bindJSONStrictness(c, v, false) }
+
+func bindJSONStrictness(c echo.Context, v any, strict bool) error {
 	if !isJSON(c.Request().Header.Get(echo.HeaderContentType)) {
 		return echo.ErrUnsupportedMediaType
 	}
@@ -31,7 +38,7 @@ func bindJSON(c echo.Context, v any) error {
 		}
 		return badRequest("could not read the request body")
 	}
-	return decodeJSON(body, v, true)
+	return decodeJSON(body, v, strict)
 }
 
 // decodeJSON is bindJSON without the HTTP: strict decoding of one object.

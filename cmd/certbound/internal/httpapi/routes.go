@@ -14,6 +14,21 @@ func (a *API) routes(e *echo.Echo) {
 	e.POST("/v1/enroll", a.enrollCertificate, a.limitEnroll)
 	e.POST("/v1/renew", a.renewCertificate, a.limitEnroll)
 
+	// OAuth 2.0 (SPEC §8): client credentials over mTLS, RFC 8705 binding.
+	e.POST("/oauth2/token", a.token)
+	e.POST("/oauth2/introspect", a.introspect)
+	for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+		e.Add(m, "/oauth2/token", oauthMethodNotAllowed)
+		e.Add(m, "/oauth2/introspect", oauthMethodNotAllowed)
+	}
+	e.GET("/.well-known/oauth-authorization-server", a.metadata)
+	e.GET("/.well-known/jwks.json", a.jwks)
+	e.GET("/auth/jwt/jwks.json", a.jwks)
+
+	// The seed guide's routes (SPEC §9), translated onto the same calls.
+	e.POST("/recipe/oauth/clients", a.seedCreateClient, a.requireAdmin)
+	e.POST("/auth/oauth/token", a.seedToken)
+
 	// Admin API (SPEC §6), authenticated by an admin key.
 	admin := e.Group("/v1", a.requireAdmin)
 	admin.POST("/clients", a.createClient)
@@ -24,4 +39,5 @@ func (a *API) routes(e *echo.Echo) {
 	admin.POST("/clients/:id/enrollment-tokens", a.createEnrollToken)
 	admin.GET("/certificates", a.listCertificates)
 	admin.POST("/certificates/:serial/revoke", a.revokeCertificate)
+	admin.POST("/keys/rotate", a.rotateKeys)
 }
