@@ -17,6 +17,15 @@ import (
 // whose clocks run a little behind accept a fresh certificate (SPEC §2, §3).
 const backdate = time.Minute
 
+// leafBackdate is backdate, shrunk for lifetimes under ten minutes (used in
+// tests and demos with seconds-long certificates) to a tenth of the lifetime:
+// otherwise the minute would dominate the validity period and a renewer that
+// acts at two thirds of NotAfter-NotBefore would find every new certificate
+// already due.
+func leafBackdate(lifetime time.Duration) time.Duration {
+	return min(backdate, lifetime/10)
+}
+
 // leafTemplate is the entire X509-SVID issuance policy (SPEC §2; SPIFFE
 // X509-SVID §§2–4; RFC 5280 §4). Every field is set here from policy: the CSR
 // contributes pub and nothing else, and id and dns were checked by the caller.
@@ -49,7 +58,7 @@ func leafTemplate(id certs.ID, dns []string, pub crypto.PublicKey, lifetime time
 		Subject:      pkix.Name{CommonName: id.ClientID}, // non-empty, so the SAN stays non-critical
 		URIs:         []*url.URL{id.URL()},               // SVID §2: exactly one URI SAN, the SPIFFE ID
 		DNSNames:     dns,                                // optional; authorised by the enrollment token
-		NotBefore:    now.Add(-backdate),
+		NotBefore:    now.Add(-leafBackdate(lifetime)),
 		NotAfter:     notAfter,
 		// SVID §4.1: cA=FALSE; crypto/x509 marks basicConstraints and keyUsage critical.
 		BasicConstraintsValid: true,

@@ -27,6 +27,8 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 	}
 	root.AddCommand(
 		newServeCommand(),
+		newClientCommand(),
+		newKeysCommand(),
 		newEnrollTokenCommand(),
 		newEnrollCommand(),
 		newRenewCommand(),
