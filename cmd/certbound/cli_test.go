@@ -1,0 +1,202 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certbound/certbound/certs"
+	"github.com/certbound/certbound/cmd/certbound/internal/server"
+	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
+)
+
+// binary is the certbound command built once for all CLI tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "certbound-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "certbound")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli runs certbound with args and returns stdout; it fails the test on a
+// non-zero exit unless wantErr (then it returns stderr). A non-nil s adds the
+// admin flags that point at it.
+func cli(t *testing.T, s *servertest.Server, wantErr bool, args ...string) string {
+	t.Helper()
+	if s != nil {
+		args = append(args, "--server", s.URL, "--data-dir", s.DataDir)
+	}
+	cmd := exec.Command(binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append(os.Environ(), "CERTBOUND_ADMIN_KEY=")
+	err := cmd.Run()
+	if (err != nil) != wantErr {
+		t.Fatalf("certbound %s: err=%v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	if wantErr {
+		return stderr.String()
+	}
+	return stdout.String()
+}
+
+func TestClientLifecycle(t *testing.T) {
+	s := servertest.Start(t)
+	var created struct {
+		ClientID string   `json:"client_id"`
+		SANURI   string   `json:"tls_client_auth_san_uri"`
+		Audience []string `json:"audience"`
+		Secret   string   `json:"client_secret"`
+	}
+	out := cli(t, s, false, "client", "create", "task-service", "--scope", "event.create event.read", "--audience", "event", "--json")
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if created.ClientID != "task-service" || created.SANURI != "spiffe://certbound.local/task-service" || created.Audience[0] != "event" || created.Secret != "" {
+		t.Fatalf("created %+v", created)
+	}
+	human := cli(t, s, false, "client", "create", "batch", "--scope", "report.read", "--audience", "reports", "--auth", "client_secret_basic")
+	if !strings.Contains(human, "client secret (shown once") || !strings.Contains(human, "cbs_") {
+		t.Fatalf("secret client output: %s", human)
+	}
+	if list := cli(t, s, false, "client", "list"); !strings.Contains(list, "task-service") || !strings.Contains(list, "batch") {
+		t.Fatalf("list: %s", list)
+	}
+	if got := cli(t, s, false, "client", "disable", "task-service"); !strings.Contains(got, "disabled") {
+		t.Fatalf("disable: %s", got)
+	}
+	if got := cli(t, s, false, "client", "get", "task-service"); !strings.Contains(got, "status:     disabled") {
+		t.Fatalf("get after disable: %s", got)
+	}
+	cli(t, s, false, "client", "enable", "task-service")
+	cli(t, s, false, "client", "delete", "batch")
+	if msg := cli(t, s, true, "client", "get", "batch"); !strings.Contains(msg, "404") {
+		t.Fatalf("get deleted client: %s", msg)
+	}
+	if msg := cli(t, s, true, "client", "create", "Bad Id", "--scope", "x", "--audience", "y"); !strings.Contains(msg, "400") {
+		t.Fatalf("invalid client id: %s", msg)
+	}
+}
+
+func TestEnrollPinsTheRootAndRenewRekeys(t *testing.T) {
+	s := servertest.Start(t)
+	cli(t, s, false, "client", "create", "svc", "--scope", "a", "--audience", "aud")
+	token := strings.TrimSpace(cli(t, s, false, "enroll-token", "create", "--client", "svc"))
+	dir := filepath.Join(t.TempDir(), "id")
+
+	wrong := strings.Repeat("ab", 32)
+	msg := cli(t, nil, true, "enroll", "--server", s.URL, "--fingerprint", wrong, "--token", token, "--out", dir)
+	if !strings.Contains(strings.ToLower(msg), "fingerprint") {
+		t.Fatalf("wrong fingerprint message: %s", msg)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "key.pem")); err == nil {
+		t.Fatal("files written despite a wrong fingerprint")
+	}
+	// The token was never sent, so it still works.
+	cli(t, nil, false, "enroll", "--server", s.URL, "--fingerprint", s.Fingerprint, "--token", token, "--out", dir)
+	for name, mode := range map[string]os.FileMode{"key.pem": 0o600, "cert.pem": 0o644, "ca.pem": 0o644} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "key.pem" && fi.Mode().Perm() != mode {
+			t.Fatalf("key.pem mode %o", fi.Mode().Perm())
+		}
+		if name != "key.pem" && fi.Mode().Perm()&0o077 == 0o077 {
+			t.Fatalf("%s mode %o", name, fi.Mode().Perm())
+		}
+	}
+	var in []struct {
+		SPIFFEID string `json:"spiffe_id"`
+		Serial   string `json:"serial"`
+	}
+	if err := json.Unmarshal([]byte(cli(t, nil, false, "cert", "inspect", filepath.Join(dir, "cert.pem"), "--json")), &in); err != nil {
+		t.Fatal(err)
+	}
+	if len(in) != 2 || in[0].SPIFFEID != "spiffe://certbound.local/svc" {
+		t.Fatalf("inspect: %+v", in)
+	}
+	oldKey, _ := os.ReadFile(filepath.Join(dir, "key.pem"))
+
+	out := cli(t, nil, false, "renew", "--server", s.URL, "--dir", dir, "--json")
+	var renewed struct {
+		Serial string `json:"serial"`
+	}
+	if err := json.Unmarshal([]byte(out), &renewed); err != nil {
+		t.Fatal(err)
+	}
+	newKey, _ := os.ReadFile(filepath.Join(dir, "key.pem"))
+	if renewed.Serial == in[0].Serial || bytes.Equal(oldKey, newKey) {
+		t.Fatal("renew did not produce a new certificate on a new key")
+	}
+	list := cli(t, s, false, "cert", "list", "--client", "svc")
+	if !strings.Contains(list, "superseded") || !strings.Contains(list, renewed.Serial) {
+		t.Fatalf("cert list: %s", list)
+	}
+	cli(t, s, false, "cert", "revoke", renewed.Serial, "--reason", "test")
+	if msg := cli(t, nil, true, "renew", "--server", s.URL, "--dir", dir); !strings.Contains(msg, "401") {
+		t.Fatalf("a revoked certificate renewed: %s", msg)
+	}
+}
+
+func TestRenewWatchKeepsAShortLivedCertificateFresh(t *testing.T) {
+	s := servertest.Start(t, servertest.WithConfig(func(c *server.Config) { c.CertLifetime = 4 * time.Second }))
+	cli(t, s, false, "client", "create", "svc", "--scope", "a", "--audience", "aud")
+	token := strings.TrimSpace(cli(t, s, false, "enroll-token", "create", "--client", "svc"))
+	dir := filepath.Join(t.TempDir(), "id")
+	cli(t, nil, false, "enroll", "--server", s.URL, "--fingerprint", s.Fingerprint, "--token", token, "--out", dir)
+	first, _ := os.ReadFile(filepath.Join(dir, "cert.pem"))
+
+	hookLog := filepath.Join(t.TempDir(), "hook.log")
+	cmd := exec.Command(binary, "renew", "--server", s.URL, "--dir", dir, "--watch", "--exec", "echo renewed >> "+hookLog)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(hookLog)
+		if strings.Count(string(b), "renewed") >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two renewals within 30s; output:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	now, _ := os.ReadFile(filepath.Join(dir, "cert.pem"))
+	chain, err := certs.ParseCertificates(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(first, now) || time.Until(chain[0].NotAfter) <= 0 {
+		t.Fatalf("cert.pem not fresh after renewals (not after %s)", chain[0].NotAfter)
+	}
+}
+
+func TestEnvironmentVariablesSetFlags(t *testing.T) {
+	s := servertest.Start(t)
+	cmd := exec.Command(binary, "client", "create", "from-env", "--scope", "a", "--audience", "b", "--json")
+	cmd.Env = append(os.Environ(), "CERTBOUND_SERVER="+s.URL, "CERTBOUND_DATA_DIR="+s.DataDir)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"from-env"`) {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
