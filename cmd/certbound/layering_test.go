@@ -1,0 +1,108 @@
+package main_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/certbound/certbound"
+
+type pkgInfo struct {
+	ImportPath string
+	Imports    []string // direct, non-test
+	Deps       []string // transitive, non-test
+}
+
+func listPackages(t *testing.T) []pkgInfo {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", module+"/...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkgInfo
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p pkgInfo
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func rel(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, module), "/") }
+
+func under(p string, prefixes ...string) bool {
+	for _, pre := range prefixes {
+		if p == pre || strings.HasPrefix(p, pre+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLayering keeps the import rules of ARCHITECTURE.md true without anyone
+// having to remember them.
+func TestLayering(t *testing.T) {
+	pkgs := listPackages(t)
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	sdk := []string{"enroll/enrollclient", "tokenex/tokenclient", "tokenex/verify"}
+	testHelpers := []string{"ca/catest", "storage/storagetest", "cmd/certbound/internal/server/servertest"}
+	for _, p := range pkgs {
+		me := rel(p.ImportPath)
+		for _, imp := range p.Imports {
+			dep := rel(imp)
+			internal := strings.HasPrefix(imp, module)
+			switch {
+			// R1: certs and storage are leaves.
+			case under(me, "certs", "storage") && !under(me, "storage/storagetest") && internal && !under(dep, "certs"):
+				t.Errorf("%s imports %s: certs and storage import no other certbound package", me, dep)
+			// R2: enroll and tokenex never import each other.
+			case under(me, "enroll") && under(dep, "tokenex"), under(me, "tokenex") && under(dep, "enroll"):
+				t.Errorf("%s imports %s: enroll and tokenex are independent", me, dep)
+			// R3: echo only at the HTTP edge, the echo adapter and the examples.
+			case strings.HasPrefix(imp, "github.com/labstack/echo") &&
+				!under(me, "cmd/certbound/internal/httpapi", "tokenex/verify/verifyecho", "cmd/examples"):
+				t.Errorf("%s imports echo", me)
+			// R3: cobra only in the binary.
+			case strings.HasPrefix(imp, "github.com/spf13/cobra") && me != "cmd/certbound":
+				t.Errorf("%s imports cobra", me)
+			// R3: SQL only in storage.
+			case (imp == "database/sql" || strings.HasPrefix(imp, "modernc.org/sqlite")) && !under(me, "storage"):
+				t.Errorf("%s imports %s: only storage talks SQL", me, imp)
+			// R5: test helpers only from tests; nothing imports cmd/certbound internals but the binary.
+			case internal && under(dep, testHelpers...) && !under(me, testHelpers...):
+				t.Errorf("%s imports the test helper %s outside a test", me, dep)
+			case imp == "testing" && !under(me, testHelpers...):
+				t.Errorf("%s imports testing outside a test", me)
+			case internal && under(dep, "cmd/certbound/internal") && !under(me, "cmd/certbound"):
+				t.Errorf("%s imports %s", me, dep)
+			}
+		}
+		// R4: the SDK packages users embed pull in no storage, CA or server code,
+		// transitively, and no echo (verifyecho excepted).
+		if under(me, sdk...) {
+			for _, d := range p.Deps {
+				dep := rel(d)
+				if strings.HasPrefix(d, module) && !under(dep, "certs") && !under(dep, sdk...) {
+					t.Errorf("SDK package %s depends on %s", me, dep)
+				}
+				if strings.HasPrefix(d, "github.com/labstack/echo") && me != "tokenex/verify/verifyecho" {
+					t.Errorf("SDK package %s depends on echo", me)
+				}
+				if strings.HasPrefix(d, "modernc.org/sqlite") {
+					t.Errorf("SDK package %s depends on SQLite", me)
+				}
+			}
+		}
+	}
+}
