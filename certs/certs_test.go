@@ -177,6 +177,9 @@ func TestRandomSerial(t *testing.T) {
 			t.Fatalf("serial %v, %v", n, err)
 		}
 		s := certs.SerialString(n)
+		if len(s)%2 != 0 || certs.NormalizeSerial(strings.ToUpper(s)) != s {
+			t.Fatalf("serial %s: odd length or not normalised", s)
+		}
 		if seen[s] {
 			t.Fatalf("duplicate serial %s", s)
 		}

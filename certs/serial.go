@@ -3,6 +3,7 @@ package certs
 import (
 	"crypto/rand"
 	"math/big"
+	"strings"
 )
 
 // serialBits: CA/Browser Forum Baseline Requirements §7.1 asks for at least
@@ -26,6 +27,22 @@ func RandomSerial() (*big.Int, error) {
 }
 
 // SerialString formats a serial number the way certbound stores and prints
-// it: lowercase hex without separators, as `openssl x509 -serial` prints it
-// (modulo case).
-func SerialString(n *big.Int) string { return n.Text(16) }
+// it: lowercase hex without separators, an even number of digits, as
+// `openssl x509 -serial` prints it (modulo case).
+func SerialString(n *big.Int) string {
+	s := n.Text(16)
+	if len(s)%2 == 1 {
+		s = "0" + s
+	}
+	return s
+}
+
+// NormalizeSerial turns a serial as people paste it (upper case, with
+// colons, from openssl or a browser) into SerialString's form.
+func NormalizeSerial(s string) string {
+	s = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), ":", ""))
+	if len(s)%2 == 1 {
+		s = "0" + s
+	}
+	return s
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/storage"
 )
 
@@ -39,7 +40,7 @@ func (s *Service) Revoke(ctx context.Context, serial, reason string) (storage.Ce
 	if len(reason) > 200 {
 		return storage.Certificate{}, errors.Join(ErrInvalidRequest, errors.New("reason longer than 200 characters"))
 	}
-	c, err := s.inventory.RevokeCertificate(ctx, serial, reason, s.now())
+	c, err := s.inventory.RevokeCertificate(ctx, certs.NormalizeSerial(serial), reason, s.now())
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Certificate{}, ErrCertificateNotFound
 	}
