@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -132,6 +133,27 @@ func TestEnrollPinsTheRootAndRenewRekeys(t *testing.T) {
 		t.Fatalf("inspect: %+v", in)
 	}
 	oldKey, _ := os.ReadFile(filepath.Join(dir, "key.pem"))
+
+	// A bound token for the certificate in dir.
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+	}
+	if err := json.Unmarshal([]byte(cli(t, nil, false, "token", "--server", s.URL, "--dir", dir, "--json")), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if tok.Scope != "a" || strings.Count(tok.AccessToken, ".") != 2 {
+		t.Fatalf("token: %+v", tok)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok.AccessToken, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafPEM, _ := os.ReadFile(filepath.Join(dir, "cert.pem"))
+	chain, _ := certs.ParseCertificates(leafPEM)
+	if !strings.Contains(string(payload), `"x5t#S256":"`+certs.X5tS256(chain[0].Raw)+`"`) {
+		t.Fatalf("token not bound to the certificate in dir: %s", payload)
+	}
 
 	out := cli(t, nil, false, "renew", "--server", s.URL, "--dir", dir, "--json")
 	var renewed struct {

@@ -32,6 +32,7 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		newEnrollTokenCommand(),
 		newEnrollCommand(),
 		newRenewCommand(),
+		newTokenCommand(),
 		newCertCommand(),
 		newVersionCommand(),
 	)
