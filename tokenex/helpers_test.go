@@ -136,3 +136,5 @@ func chainOf(t testing.TB, der ...[]byte) []*x509.Certificate {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -21,7 +21,7 @@ import (
 type world struct {
 	*fixture
 	secretP, secretQ secret.Secret
-	secretOff        secret.Secret // svc-offp, disabled
+	secretOff        secret.Secret       // svc-offp, disabled
 	certA, certA2    []*x509.Certificate // svc-a, issued by the CA
 	certB            []*x509.Certificate // svc-b
 	certX            []*x509.Certificate // svc-a's names, from a foreign CA
