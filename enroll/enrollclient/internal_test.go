@@ -221,3 +221,15 @@ func FuzzPinnedRoot(f *testing.F) {
 		}
 	})
 }
+
+func TestRunTwice(t *testing.T) {
+	t.Parallel()
+	r, err := newTestRenewer(RenewerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.running.Store(true) // as if another Run were active
+	if err := r.Run(t.Context()); !errors.Is(err, ErrRunning) {
+		t.Fatalf("Run = %v, want ErrRunning", err)
+	}
+}

@@ -56,8 +56,14 @@ type Renewer struct {
 	cfg     RenewerConfig // defaults filled in; immutable after NewRenewer
 	base    string        // checked server URL
 	current atomic.Pointer[Identity]
-	next    atomic.Int64 // planned renewal, UnixNano; 0 while unknown
+	plan    atomic.Pointer[plan] // next attempt; for the identity in current, or stale until replanned
 	running atomic.Bool
+}
+
+// plan is when the next renewal attempt for id is due.
+type plan struct {
+	id *Identity
+	at time.Time
 }
 
 // Default values of RenewerConfig fields.
@@ -82,6 +88,7 @@ func NewRenewer(cfg RenewerConfig) (*Renewer, error) {
 		return nil, err
 	}
 	r.current.Store(id)
+	r.planFor(id)
 	return r, nil
 }
 
@@ -130,14 +137,24 @@ func (r *Renewer) Current() *Identity { return r.current.Load() }
 // the certificate is renewed (RFC 8705 §6.3).
 func (r *Renewer) Leaf() *x509.Certificate { return r.Current().Leaf() }
 
-// NextRenewal returns when Run plans the next renewal attempt, or the zero
-// time while Run is not running.
-func (r *Renewer) NextRenewal() time.Time {
-	n := r.next.Load()
-	if n == 0 {
-		return time.Time{}
+// NextRenewal returns when the next renewal attempt is due: 2/3 of the
+// current certificate's lifetime ± jitter, or the retry time after a failed
+// attempt. Run follows this plan; it is set from NewRenewer on.
+func (r *Renewer) NextRenewal() time.Time { return r.planFor(r.Current()) }
+
+// planFor returns the planned attempt for id, drawing a fresh renewal time
+// (with its jitter) the first time it sees id.
+func (r *Renewer) planFor(id *Identity) time.Time {
+	for {
+		p := r.plan.Load()
+		if p != nil && p.id == id {
+			return p.at
+		}
+		np := &plan{id: id, at: r.renewalTime(id)}
+		if r.plan.CompareAndSwap(p, np) {
+			return np.at
+		}
 	}
-	return time.Unix(0, n)
 }
 
 // ClientTLSConfig returns a TLS client configuration that presents the
@@ -176,7 +193,6 @@ func (r *Renewer) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer r.running.Store(false)
-	defer r.next.Store(0)
 
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
@@ -184,18 +200,16 @@ func (r *Renewer) Run(ctx context.Context) error {
 	defer timer.Stop()
 
 	var (
-		planned  *Identity // identity the plan below was made for
-		at       time.Time // when to attempt next
+		planned  *Identity // identity failures counts for
 		failures int       // consecutive failed attempts
 		seen     []byte    // cert.pem last read from disk, to skip unchanged re-reads
 	)
 	for {
 		cur := r.Current()
 		if planned != cur {
-			planned, at, failures = cur, r.renewalTime(cur), 0
+			planned, failures = cur, 0
 		}
-		r.next.Store(at.UnixNano())
-		timer.Reset(max(at.Sub(r.cfg.Now()), 0))
+		timer.Reset(max(r.planFor(cur).Sub(r.cfg.Now()), 0))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -214,7 +228,7 @@ func (r *Renewer) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			failures++
-			at = r.cfg.Now().Add(r.retryDelay(cur, failures, err))
+			r.plan.Store(&plan{id: cur, at: r.cfg.Now().Add(r.retryDelay(cur, failures, err))})
 			r.report(fmt.Errorf("renew %s: %w", cur.ID, err))
 			continue
 		}

@@ -68,6 +68,7 @@ func TestRenewerRotatesWithoutRestart(t *testing.T) {
 	ws := newWireServer(t, newTestCA(t))
 	ws.setLifetime(life, 0)
 	first := enrollFixture(t, ws)
+	ws.setLifetime(time.Hour, 0) // so the renewed certificate stays while the test looks at it
 	r, renewed, _ := startRenewer(t, enrollclient.RenewerConfig{Dir: first.Dir, Server: ws.URL, PollInterval: time.Hour})
 
 	// A resource server and a client of it, both using the same identity.
@@ -148,6 +149,7 @@ func TestRenewerHonoursRetryAfter(t *testing.T) {
 	ws := newWireServer(t, newTestCA(t))
 	ws.setLifetime(10*time.Second, 7*time.Second) // 2/3 of the life has passed: renew at once
 	id := enrollFixture(t, ws)
+	ws.setLifetime(time.Hour, 0) // the renewed certificate is not due at once again
 	ws.failNext("/v1/renew", wireFailure{status: http.StatusTooManyRequests, code: "rate_limited", desc: "slow down", retryAfter: "1"})
 
 	_, renewed, errs := startRenewer(t, enrollclient.RenewerConfig{
@@ -180,6 +182,7 @@ func TestRenewerBacksOff(t *testing.T) {
 	ws := newWireServer(t, newTestCA(t))
 	ws.setLifetime(time.Minute, 45*time.Second)
 	id := enrollFixture(t, ws)
+	ws.setLifetime(time.Hour, 0)
 	for range 3 {
 		ws.failNext("/v1/renew", wireFailure{status: http.StatusServiceUnavailable, code: "server_error"})
 	}
@@ -220,20 +223,6 @@ func TestRenewerAdoptsRenewalByAnotherProcess(t *testing.T) {
 	}
 }
 
-func TestRenewerRunTwice(t *testing.T) {
-	t.Parallel()
-	ws := newWireServer(t, newTestCA(t))
-	id := enrollFixture(t, ws)
-	r, _, _ := startRenewer(t, enrollclient.RenewerConfig{Dir: id.Dir, Server: ws.URL})
-	deadline := time.Now().Add(2 * time.Second)
-	for r.NextRenewal().IsZero() && time.Now().Before(deadline) { // wait until the first Run has started
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := r.Run(t.Context()); !errors.Is(err, enrollclient.ErrRunning) {
-		t.Fatalf("second Run = %v, want ErrRunning", err)
-	}
-}
-
 func TestNewRenewerRejects(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -250,5 +239,25 @@ func TestNewRenewerRejects(t *testing.T) {
 				t.Fatalf("NewRenewer error = %v, want %v", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestNextRenewalBeforeRun: `certbound renew --watch` prints the plan
+// before Run starts, so it must exist from NewRenewer on and stay put.
+func TestNextRenewalBeforeRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	nb := time.Now().Add(-time.Minute)
+	newTestCA(t).writeIdentity(t, dir, nb, nb.Add(3*time.Hour))
+	r, err := enrollclient.NewRenewer(enrollclient.RenewerConfig{Dir: dir, Server: "https://localhost:8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := r.NextRenewal().Sub(nb)
+	if lo, hi := 2*time.Hour-9*time.Minute, 2*time.Hour+9*time.Minute; at < lo || at > hi {
+		t.Fatalf("NextRenewal = NotBefore + %s, want 2h ± 9m", at)
+	}
+	if again := r.NextRenewal().Sub(nb); again != at {
+		t.Fatalf("NextRenewal moved from %s to %s without a renewal", at, again)
 	}
 }
