@@ -20,4 +20,9 @@
 // consume and record in one transaction, so a crash or an error in the
 // caller's issue function leaves nothing half done. The records are plain
 // structs; policy (who may do what) lives in the domain packages.
+//
+// Audits (snapshot.go): Snapshot digests every table so a test can show a
+// refused request changed nothing; CheckConsistency runs integrity_check and
+// the lineage rules a crash must not break; OpenReadOnly opens a live
+// database next to the server without ever writing.
 package storage
