@@ -7,7 +7,7 @@
 //   - enroll_tokens: one-time enrollment tokens, keyed by the SHA-256 of the
 //     token; the token itself is never stored.
 //   - certificates: every issued leaf (serial, client, fingerprint, validity,
-//     renewal lineage, revocation). Certificate bodies are not kept.
+//     renewal lineage, revocation, first use). Certificate bodies are not kept.
 //   - admin_keys: SHA-256 of admin API keys.
 //   - signing_keys: the token-signing keys (PKCS#8 PEM) and when each retires.
 //
