@@ -34,6 +34,8 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		newRenewCommand(),
 		newTokenCommand(),
 		newCertCommand(),
+		newBackupCommand(),
+		newRestoreCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -64,6 +64,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	s.DataDir = cfg.DataDir
 	return s.start(t, cfg)
 }
 
