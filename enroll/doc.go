@@ -12,7 +12,11 @@
 //     CSR for a new key (Renew). The identity comes from the verified TLS
 //     peer (ca.VerifyClient), never from the CSR, and each certificate can be
 //     renewed once: presenting a certificate that was already renewed is
-//     refused as a possible clone.
+//     refused as a possible clone (*CloneError). What else happens is the
+//     CloneAction: by default the client is disabled when the successor has
+//     been used — proof that two parties hold the lineage — and a lost
+//     renewal response (a successor nobody ever used) is only refused.
+//     RecordingVerifier records each certificate's first use for this.
 //
 // A CSR contributes its public key and, for DNS names the token allows, the
 // names it asks for; every other field of the certificate comes from the

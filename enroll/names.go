@@ -19,9 +19,14 @@ func asksForCA(der []byte) bool {
 }
 
 // validDNSName accepts lowercase host names: RFC 1123 labels of 1-63
-// octets, 253 in all, no wildcards (the ca profile refuses them too).
+// octets, 253 in all, no wildcards, and not ending in an all-digit label (an
+// IPv4 address in disguise) — exactly what the ca profile accepts, so a
+// name a token allows can always be issued.
 func validDNSName(name string) bool {
 	if len(name) == 0 || len(name) > 253 || name != strings.ToLower(name) {
+		return false
+	}
+	if last := name[strings.LastIndexByte(name, '.')+1:]; strings.Trim(last, "0123456789") == "" {
 		return false
 	}
 	for _, label := range strings.Split(name, ".") {

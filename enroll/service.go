@@ -23,6 +23,10 @@ const (
 	MaxTokenLifetime     = 24 * time.Hour
 )
 
+// maxTokenDNSNames is the most DNS names a token may allow, the ca profile's
+// limit for one certificate.
+const maxTokenDNSNames = 100
+
 // tokenPrefix marks certbound enrollment tokens so a leaked one is recognisable.
 const tokenPrefix = "cbe_"
 
@@ -33,6 +37,12 @@ type Store interface {
 	RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time, issue storage.IssueFunc) (storage.Certificate, error)
 	RenewCertificate(ctx context.Context, oldSerial string, issue storage.RenewFunc) (storage.Certificate, error)
 	CertificateStore
+
+	// Lineage evidence and the clone action.
+	GetCertificate(ctx context.Context, serial string) (storage.Certificate, error)
+	MarkCertificateUsed(ctx context.Context, serial string, now time.Time) error
+	CertificateFirstUsed(ctx context.Context, serial string) (time.Time, error)
+	DisableClient(ctx context.Context, id string, now time.Time) error
 }
 
 // Issuer signs leaf certificates. *ca.Authority implements it.
@@ -49,6 +59,9 @@ type Config struct {
 	// CertLifetime is the lifetime of issued leaves. Zero means
 	// DefaultCertLifetime; more than MaxCertLifetime is refused by New.
 	CertLifetime time.Duration
+	// OnClone is what Renew does when shown a certificate that was already
+	// renewed (see CloneAction). Zero means CloneDisableIfUsed.
+	OnClone CloneAction
 	// Now returns the current time. Zero means time.Now.
 	Now func() time.Time
 }
@@ -60,6 +73,8 @@ type Service struct {
 	ca        Issuer
 	lifetime  time.Duration
 	now       func() time.Time
+
+	onCloneAction CloneAction // never ""
 }
 
 // New checks cfg and returns a Service.
@@ -78,6 +93,11 @@ func New(cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	action, err := ParseCloneAction(string(cfg.OnClone))
+	if err != nil {
+		return nil, fmt.Errorf("enroll: %w", err)
+	}
+	s.onCloneAction = action
 	return s, nil
 }
 
@@ -110,6 +130,9 @@ func (s *Service) MintToken(ctx context.Context, req TokenRequest) (Token, error
 	}
 	if ttl < 0 || ttl > MaxTokenLifetime {
 		return Token{}, fmt.Errorf("%w: token ttl must be between 1s and %s", ErrInvalidRequest, MaxTokenLifetime)
+	}
+	if len(req.DNSNames) > maxTokenDNSNames {
+		return Token{}, fmt.Errorf("%w: at most %d DNS names", ErrInvalidRequest, maxTokenDNSNames)
 	}
 	for _, n := range req.DNSNames {
 		if !validDNSName(n) {
@@ -179,7 +202,9 @@ func (s *Service) Enroll(ctx context.Context, token secret.Secret, csrPEM []byte
 }
 
 // Renew issues a certificate for a new key (csrPEM) to the verified peer.
-// The new certificate keeps the peer's identity and DNS names.
+// The new certificate keeps the peer's identity and DNS names. A certificate
+// is renewed once: presenting it again fails with a *CloneError (wrapping
+// ErrAlreadyRenewed), after the configured CloneAction was applied.
 func (s *Service) Renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issued, error) {
 	csr, err := parseCSR(csrPEM)
 	if err != nil {
@@ -187,6 +212,7 @@ func (s *Service) Renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issu
 	}
 	current := peer.Certificate()
 	var leaf *x509.Certificate
+	var successor string
 	rec, err := s.store.RenewCertificate(ctx, peer.Serial(), func(old storage.Certificate, client storage.Client) (storage.Certificate, error) {
 		switch {
 		case client.Disabled:
@@ -194,6 +220,7 @@ func (s *Service) Renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issu
 		case old.Revoked():
 			return storage.Certificate{}, ErrRevoked
 		case old.SupersededBy != "":
+			successor = old.SupersededBy
 			return storage.Certificate{}, ErrAlreadyRenewed
 		}
 		names, err := requestedNames(csr, client.ID, current.DNSNames)
@@ -210,8 +237,9 @@ func (s *Service) Renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issu
 		return record(leaf, client.ID, s.now()), nil
 	})
 	switch {
-	case errors.Is(err, storage.ErrConflict):
-		return nil, ErrAlreadyRenewed // lost a race with a concurrent renewal of the same certificate
+	case errors.Is(err, ErrAlreadyRenewed), errors.Is(err, storage.ErrConflict):
+		// ErrConflict: lost a race with a concurrent renewal of the same certificate.
+		return nil, s.onClone(ctx, peer, successor)
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, ErrRevoked // no record of it: never accept
 	case err != nil:

@@ -1,0 +1,259 @@
+package enroll_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certbound/certbound/ca"
+	"github.com/certbound/certbound/ca/catest"
+	"github.com/certbound/certbound/certs"
+	"github.com/certbound/certbound/enroll"
+	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/storagetest"
+)
+
+// fixture is a real CA whose status source is a real database, and an
+// enroll.Service on both.
+type fixture struct {
+	db        *storage.DB
+	authority *ca.Authority
+	svc       *enroll.Service
+	peers     enroll.PeerVerifier // svc.RecordingVerifier(authority)
+}
+
+func newFixture(t *testing.T, action enroll.CloneAction) *fixture {
+	t.Helper()
+	db := storagetest.Open(t)
+	c := catest.New(t)
+	authority, err := ca.New(ca.Config{Dir: c.Dir, TrustDomain: catest.TrustDomain, Status: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := enroll.New(enroll.Config{Store: db, CA: authority, OnClone: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := db.CreateClient(context.Background(), storage.Client{ID: "svc", AuthMethod: "tls_client_auth",
+		GrantTypes: []string{"client_credentials"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{db: db, authority: authority, svc: svc, peers: svc.RecordingVerifier(authority)}
+}
+
+func csrFor(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "svc"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs.EncodeCSR(der)
+}
+
+// enroll mints a token and redeems it.
+func (f *fixture) enroll(t *testing.T) *enroll.Issued {
+	t.Helper()
+	ctx := context.Background()
+	tok, err := f.svc.MintToken(ctx, enroll.TokenRequest{ClientID: "svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := f.svc.Enroll(ctx, tok.Token, csrFor(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is
+}
+
+// peer verifies is's certificate through the recording verifier, as the
+// token endpoint and the renewal route do.
+func (f *fixture) peer(t *testing.T, is *enroll.Issued) (ca.Peer, error) {
+	t.Helper()
+	return f.peers.VerifyClient(context.Background(), []*x509.Certificate{is.Leaf, f.authority.Intermediate()})
+}
+
+func (f *fixture) renew(t *testing.T, is *enroll.Issued) (*enroll.Issued, error) {
+	t.Helper()
+	p, err := f.peer(t, is)
+	if err != nil {
+		t.Fatalf("verify %s: %v", is.Record.Serial, err)
+	}
+	return f.svc.Renew(context.Background(), p, csrFor(t))
+}
+
+func (f *fixture) disabled(t *testing.T) bool {
+	t.Helper()
+	off, err := f.db.ClientDisabled(context.Background(), "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return off
+}
+
+func TestCloneActions(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		action        enroll.CloneAction
+		successorUsed bool
+		wantDisabled  bool
+	}{
+		{"refuse/lost response", enroll.CloneRefuse, false, false},
+		{"refuse/successor in use", enroll.CloneRefuse, true, false},
+		{"disable-if-used/lost response keeps the client", enroll.CloneDisableIfUsed, false, false},
+		{"disable-if-used/successor in use disables", enroll.CloneDisableIfUsed, true, true},
+		{"default is disable-if-used", "", true, true},
+		{"disable/lost response disables", enroll.CloneDisable, false, true},
+		{"disable/successor in use disables", enroll.CloneDisable, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.action)
+			first := f.enroll(t)
+			second, err := f.renew(t, first)
+			if err != nil {
+				t.Fatalf("first renewal: %v", err)
+			}
+			if tc.successorUsed {
+				if _, err := f.peer(t, second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = f.renew(t, first)
+			var ce *enroll.CloneError
+			if !errors.Is(err, enroll.ErrAlreadyRenewed) || !errors.As(err, &ce) {
+				t.Fatalf("second renewal of %s: %v, want a CloneError", first.Record.Serial, err)
+			}
+			if ce.ClientID != "svc" || ce.Serial != first.Record.Serial || ce.SupersededBy != second.Record.Serial {
+				t.Fatalf("clone error names %+v; want serial %s superseded by %s", ce, first.Record.Serial, second.Record.Serial)
+			}
+			if ce.SuccessorUsed != tc.successorUsed || ce.Disabled != tc.wantDisabled || f.disabled(t) != tc.wantDisabled {
+				t.Fatalf("successor used %v, disabled %v (db %v); want %v, %v", ce.SuccessorUsed, ce.Disabled, f.disabled(t), tc.successorUsed, tc.wantDisabled)
+			}
+			// Disabled or not, the lineage is unchanged: one successor.
+			rec, err := f.db.GetCertificate(context.Background(), first.Record.Serial)
+			if err != nil || rec.SupersededBy != second.Record.Serial {
+				t.Fatalf("lineage changed: %+v %v", rec, err)
+			}
+			if tc.wantDisabled {
+				if _, err := f.peer(t, second); !errors.Is(err, ca.ErrClientDisabled) {
+					t.Fatalf("the successor still authenticates after the client was disabled: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestConcurrentRenewalsOfOneCertificate(t *testing.T) {
+	f := newFixture(t, enroll.CloneRefuse)
+	first := f.enroll(t)
+	p, err := f.peer(t, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	results := make([]*enroll.Issued, n)
+	errs := make([]error, n)
+	for i := range n {
+		csr := csrFor(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = f.svc.Renew(context.Background(), p, csr)
+		}()
+	}
+	wg.Wait()
+	var winner string
+	for i := range n {
+		if errs[i] == nil {
+			if winner != "" {
+				t.Fatalf("two renewals of %s succeeded: %s and %s", first.Record.Serial, winner, results[i].Record.Serial)
+			}
+			winner = results[i].Record.Serial
+		}
+	}
+	if winner == "" {
+		t.Fatal("no renewal succeeded")
+	}
+	for i := range n {
+		var ce *enroll.CloneError
+		if errs[i] != nil && (!errors.As(errs[i], &ce) || ce.SupersededBy != winner) {
+			t.Fatalf("losing renewal: %v, want a CloneError naming %s", errs[i], winner)
+		}
+	}
+}
+
+func TestRecordingVerifierRecordsFirstUseOnly(t *testing.T) {
+	f := newFixture(t, "")
+	is := f.enroll(t)
+	ctx := context.Background()
+	if used, _ := f.db.CertificateFirstUsed(ctx, is.Record.Serial); !used.IsZero() {
+		t.Fatal("a certificate counts as used before it authenticated")
+	}
+	for range 3 {
+		if _, err := f.peer(t, is); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used, err := f.db.CertificateFirstUsed(ctx, is.Record.Serial)
+	if err != nil || used.IsZero() {
+		t.Fatalf("first use not recorded: %v %v", used, err)
+	}
+	// A refused certificate is not "used".
+	if _, err := f.db.RevokeCertificate(ctx, is.Record.Serial, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	other := f.enroll(t)
+	if _, err := f.db.RevokeCertificate(ctx, other.Record.Serial, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.peer(t, other); !errors.Is(err, ca.ErrRevoked) {
+		t.Fatalf("revoked certificate verified: %v", err)
+	}
+	if used, _ := f.db.CertificateFirstUsed(ctx, other.Record.Serial); !used.IsZero() {
+		t.Fatal("a refused certificate was recorded as used")
+	}
+}
+
+func TestParseCloneAction(t *testing.T) {
+	for in, want := range map[string]enroll.CloneAction{
+		"": enroll.CloneDisableIfUsed, "refuse": enroll.CloneRefuse, "disable": enroll.CloneDisable,
+		"disable-if-used": enroll.CloneDisableIfUsed,
+	} {
+		if got, err := enroll.ParseCloneAction(in); err != nil || got != want {
+			t.Errorf("accept/%q: %q %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"Refuse", "off", "disable "} {
+		if _, err := enroll.ParseCloneAction(in); !errors.Is(err, enroll.ErrInvalidRequest) {
+			t.Errorf("reject/%q: %v", in, err)
+		}
+	}
+	if _, err := enroll.New(enroll.Config{Store: storagetest.Open(t), CA: catest.New(t).Authority, OnClone: "sometimes"}); err == nil {
+		t.Error("reject/New with an unknown clone action")
+	}
+}
+
+func TestTokenDNSNamesMatchTheProfile(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	for _, names := range [][]string{{"10.0.0.1"}, {"svc.123"}, {"UPPER.example"}, {"*.example"}, make([]string, 101)} {
+		if _, err := f.svc.MintToken(ctx, enroll.TokenRequest{ClientID: "svc", DNSNames: names}); !errors.Is(err, enroll.ErrInvalidRequest) {
+			t.Errorf("reject/%.20q: %v", names, err)
+		}
+	}
+	if _, err := f.svc.MintToken(ctx, enroll.TokenRequest{ClientID: "svc", DNSNames: []string{"svc.internal", "a1.b2"}}); err != nil {
+		t.Errorf("accept: %v", err)
+	}
+}
