@@ -161,4 +161,3 @@ func (r *recordingVerifier) VerifyClient(ctx context.Context, chain []*x509.Cert
 	r.mu.Unlock()
 	return peer, nil
 }
-
