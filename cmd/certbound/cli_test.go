@@ -222,3 +222,48 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 }
+
+func TestConfigFileSetsFlagsAndLosesToEnvAndFlags(t *testing.T) {
+	s := servertest.Start(t)
+	cfg := filepath.Join(t.TempDir(), "certbound.yaml")
+	body := "server: " + s.URL + "\ndata-dir: " + s.DataDir + "\nscope: from-file\naudience: [a, b]\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(nil, "client", "create", "c1", "--config", cfg, "--json")
+	if err != nil || !strings.Contains(out, `"scope": "from-file"`) || !strings.Contains(out, `"b"`) {
+		t.Fatalf("config file values not used: %v %s", err, out)
+	}
+	out, err = run([]string{"CERTBOUND_SCOPE=from-env"}, "client", "create", "c2", "--config", cfg, "--json")
+	if err != nil || !strings.Contains(out, `"scope": "from-env"`) {
+		t.Fatalf("env should win over the file: %v %s", err, out)
+	}
+	out, err = run([]string{"CERTBOUND_SCOPE=from-env"}, "client", "create", "c3", "--config", cfg, "--scope", "from-flag", "--json")
+	if err != nil || !strings.Contains(out, `"scope": "from-flag"`) {
+		t.Fatalf("flag should win: %v %s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("sevrer: x\n"), 0o600)
+	if out, err := run(nil, "client", "list", "--config", bad); err == nil || !strings.Contains(out, "sevrer") {
+		t.Fatalf("a misspelt key passed: %v %s", err, out)
+	}
+}
+
+func TestServeHelpDocumentsEveryFlagWithItsDefault(t *testing.T) {
+	out, err := exec.Command(binary, "serve", "--help").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`--data-dir string`, `(default "./certbound-data")`, `(default "127.0.0.1:8443")`,
+		`(default "https://localhost:8443")`, `(default "certbound.local")`, `--rate-limit-enroll`, `--config`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+}

@@ -7,9 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 )
 
 func newRootCommand() *cobra.Command {
+	var configFile string
 	root := &cobra.Command{
 		Use:   "certbound",
 		Short: "mTLS certificate authority and machine-identity service",
@@ -22,9 +24,14 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return bindEnv(cmd)
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			return bindConfigFile(cmd, configFile)
 		},
 	}
+	root.PersistentFlags().StringVar(&configFile, "config", "",
+		"YAML file of flag values (flag name: value); command-line flags and CERTBOUND_* variables win")
 	root.AddCommand(
 		newServeCommand(),
 		newClientCommand(),
@@ -68,6 +75,70 @@ func bindEnv(cmd *cobra.Command) error {
 		}
 	})
 	return err
+}
+
+// bindConfigFile sets every flag that neither the command line nor the
+// environment set from the YAML file at path (if any). The file is a flat
+// map from long flag names to values, so one file can serve `serve` and the
+// admin commands; keys that the running command does not have are ignored,
+// keys no command has are an error (a typo should not pass silently).
+func bindConfigFile(cmd *cobra.Command, path string) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	known := allFlagNames(cmd.Root())
+	for name, raw := range values {
+		if !known[name] {
+			return fmt.Errorf("--config %s: no command has a flag %q", path, name)
+		}
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Changed || name == "config" {
+			continue
+		}
+		if _, fromEnv := os.LookupEnv(envName(name)); fromEnv {
+			continue
+		}
+		var vals []string
+		switch v := raw.(type) {
+		case []any:
+			for _, e := range v {
+				vals = append(vals, fmt.Sprint(e))
+			}
+		default:
+			vals = []string{fmt.Sprint(v)}
+		}
+		if sv, isSlice := f.Value.(pflag.SliceValue); isSlice {
+			err = sv.Replace(vals)
+		} else {
+			err = f.Value.Set(strings.Join(vals, ","))
+		}
+		if err != nil {
+			return fmt.Errorf("--config %s: %s: %w", path, name, err)
+		}
+	}
+	return nil
+}
+
+func allFlagNames(c *cobra.Command) map[string]bool {
+	names := map[string]bool{}
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(c)
+	return names
 }
 
 func newVersionCommand() *cobra.Command {
