@@ -1,0 +1,115 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+)
+
+// AuditEvent is one row of the security trail.
+type AuditEvent struct {
+	ID        int64
+	At        time.Time
+	Type      string // dotted, e.g. "certificate.issued"
+	ClientID  string
+	Serial    string
+	Reason    string // a non-secret enum
+	Remote    string // source address
+	RequestID string
+}
+
+// AppendAuditEvents writes events in one transaction.
+func (db *DB) AppendAuditEvents(ctx context.Context, events []AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (at, type, client_id, serial, reason, remote, request_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range events {
+			if _, err := stmt.ExecContext(ctx, e.At.UnixMilli(), e.Type, e.ClientID, e.Serial, e.Reason, e.Remote, e.RequestID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AuditFilter selects events; zero fields select everything.
+type AuditFilter struct {
+	Since    time.Time
+	ClientID string
+	Type     string // exact type, or a prefix ending in "." ("token.")
+	AfterID  int64  // pagination: events with a larger id
+	Limit    int    // <= 0 means 1000
+}
+
+// ListAuditEvents returns matching events, oldest first.
+func (db *DB) ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	where := []string{"id > ?"}
+	args := []any{f.AfterID}
+	if !f.Since.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, f.Since.UnixMilli())
+	}
+	if f.ClientID != "" {
+		where, args = append(where, "client_id = ?"), append(args, f.ClientID)
+	}
+	switch {
+	case strings.HasSuffix(f.Type, "."):
+		where, args = append(where, "substr(type, 1, ?) = ?"), append(args, len(f.Type), f.Type)
+	case f.Type != "":
+		where, args = append(where, "type = ?"), append(args, f.Type)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT id, at, type, client_id, serial, reason, remote, request_id
+		FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEvent
+	for rows.Next() {
+		var e AuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Type, &e.ClientID, &e.Serial, &e.Reason, &e.Remote, &e.RequestID); err != nil {
+			return nil, err
+		}
+		e.At = time.UnixMilli(at).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PruneAuditEvents deletes events older than before and returns how many.
+func (db *DB) PruneAuditEvents(ctx context.Context, before time.Time) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// CertificateCounts is the inventory at one instant, for the metrics.
+type CertificateCounts struct {
+	Active       int // valid now, not revoked
+	ExpiringSoon int // active and expiring within the window
+}
+
+// CountCertificates counts active certificates and those expiring within window.
+func (db *DB) CountCertificates(ctx context.Context, now time.Time, window time.Duration) (CertificateCounts, error) {
+	var c CertificateCounts
+	err := db.read.QueryRowContext(ctx, `SELECT
+			count(*),
+			coalesce(sum(CASE WHEN not_after <= ? THEN 1 ELSE 0 END), 0)
+		FROM certificates WHERE revoked_at IS NULL AND not_before <= ? AND not_after > ?`,
+		unix(now.Add(window)), unix(now), unix(now)).Scan(&c.Active, &c.ExpiringSoon)
+	return c, err
+}
