@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
+	"github.com/certbound/certbound/enroll"
 )
 
 func newServeCommand() *cobra.Command {
@@ -19,6 +20,9 @@ func newServeCommand() *cobra.Command {
 		logFormat    string
 		passwordFile string
 		rateEnroll   float64
+		rateToken    float64
+		rateFailures float64
+		onClone      string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -31,6 +35,13 @@ func newServeCommand() *cobra.Command {
 			}
 			cfg.Logger = logger
 			cfg.RateLimitEnroll = rateEnroll
+			cfg.RateLimitToken = rateToken
+			cfg.RateLimitAuthFailures = rateFailures
+			action, err := enroll.ParseCloneAction(onClone)
+			if err != nil {
+				return fmt.Errorf("--on-clone: %w", err)
+			}
+			cfg.CloneAction = action
 			if passwordFile != "" {
 				pw, err := os.ReadFile(passwordFile)
 				if err != nil {
@@ -54,6 +65,9 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&cfg.CertLifetime, "cert-lifetime", 24*time.Hour, "lifetime of issued certificates (at most 168h)")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the passphrase that encrypts the CA keys")
 	f.Float64Var(&rateEnroll, "rate-limit-enroll", 100, "enrollment and renewal requests per second per source address (0: off)")
+	f.Float64Var(&rateToken, "rate-limit-token", 100, "token requests per second per authenticated client (0: off)")
+	f.Float64Var(&rateFailures, "rate-limit-auth-failures", 10, "failed authentications per second per source address, burst twice that; then 429 (0: off)")
+	f.StringVar(&onClone, "on-clone", string(enroll.CloneDisableIfUsed), "when an already renewed certificate is presented again: refuse, disable-if-used (disable the client if the newer certificate is in use) or disable")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text (for people) or json")
 	return cmd

@@ -43,6 +43,12 @@ type Config struct {
 	// EnrollRate limits enrollment and renewal requests per second per source
 	// address (SPEC §4 --rate-limit-enroll). Zero turns the limit off.
 	EnrollRate float64
+	// AuthFailureRate limits failed authentications (401s) per second per
+	// source address on every route that takes credentials, with a burst of
+	// two seconds' worth; over it the source gets 429 (RFC 6749 §2.3.1).
+	// Zero turns the limit off. The token-request limit per client is not
+	// here: it is tokenex's Admit hook (ClientRateLimit).
+	AuthFailureRate float64
 }
 
 // API serves certbound's routes.
@@ -55,7 +61,8 @@ type API struct {
 	now    func() time.Time
 	echo   *echo.Echo
 
-	enrollLimit *limiter // nil when off
+	enrollLimit  *limiter        // nil when off
+	failureLimit *failureLimiter // nil when off
 }
 
 // New builds the API and its routes.
@@ -67,7 +74,8 @@ func New(cfg Config) *API {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.enrollLimit = newLimiter(cfg.EnrollRate, a.now)
+	a.enrollLimit = newLimiter(cfg.EnrollRate, 0, a.now)
+	a.failureLimit = newFailureLimiter(cfg.AuthFailureRate, a.now)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.handleError

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -35,15 +36,29 @@ type clientRequest struct {
 	TLSClientCertificateBoundAccessTokens *bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }
 
-func (r clientRequest) spec() tokenex.ClientSpec {
+func (r clientRequest) spec() (tokenex.ClientSpec, error) {
+	ttl, err := ttlSeconds(r.AccessTokenTTL)
+	if err != nil {
+		return tokenex.ClientSpec{}, err
+	}
 	return tokenex.ClientSpec{
 		ClientID: r.ClientID, ClientName: r.ClientName, Scope: r.Scope, Audience: r.Audience, GrantTypes: r.GrantTypes,
 		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, TLSClientAuthSANURI: r.TLSClientAuthSANURI,
 		TLSClientAuthSubjectDN: r.TLSClientAuthSubjectDN, TLSClientAuthSANDNS: r.TLSClientAuthSANDNS,
 		TLSClientAuthSANIP: r.TLSClientAuthSANIP, TLSClientAuthSANEmail: r.TLSClientAuthSANEmail,
 		SelfSignedCertificates: r.SelfSignedCertificates, JWKS: r.JWKS, JWKSURI: r.JWKSURI,
-		AccessTokenTTL: time.Duration(r.AccessTokenTTL) * time.Second,
+		AccessTokenTTL: ttl,
+	}, nil
+}
+
+// ttlSeconds converts access_token_ttl to a Duration, refusing values whose
+// nanoseconds would overflow (they would wrap around into a plausible TTL).
+// The range itself is tokenex's to check.
+func ttlSeconds(s int64) (time.Duration, error) {
+	if s < 0 || s > math.MaxInt64/int64(time.Second) {
+		return 0, &tokenex.Error{Code: tokenex.CodeInvalidClientMetadata, Description: "access_token_ttl is out of range"}
 	}
+	return time.Duration(s) * time.Second, nil
 }
 
 // clientPatch is PATCH /v1/clients/{id}: absent fields stay as they are.
@@ -93,7 +108,11 @@ func (a *API) createClient(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	client, sec, err := a.tokens.RegisterClient(c.Request().Context(), req.spec())
+	spec, err := req.spec()
+	if err != nil {
+		return err
+	}
+	client, sec, err := a.tokens.RegisterClient(c.Request().Context(), spec)
 	if err != nil {
 		return err
 	}
@@ -139,7 +158,10 @@ func (a *API) patchClient(c echo.Context) error {
 	}
 	p := tokenex.ClientPatch{ClientName: req.ClientName, Scope: req.Scope, Audience: req.Audience, Disabled: req.Disabled}
 	if req.AccessTokenTTL != nil {
-		d := time.Duration(*req.AccessTokenTTL) * time.Second
+		d, err := ttlSeconds(*req.AccessTokenTTL)
+		if err != nil {
+			return err
+		}
 		p.AccessTokenTTL = &d
 	}
 	cl, err := a.tokens.UpdateClient(c.Request().Context(), c.Param("id"), p)

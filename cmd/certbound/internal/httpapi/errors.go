@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -44,6 +45,7 @@ type apiError struct {
 	Description string
 	Challenge   string
 	Reason      string
+	RetryAfter  time.Duration // > 0: sent as Retry-After (429)
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Description }
@@ -61,9 +63,13 @@ func classify(err error) *apiError {
 	var he *echo.HTTPError
 	var nameErr *enroll.NameError
 	var oauthErr *tokenex.Error
+	var policyErr *ca.PolicyError
+	var limited *RateLimitError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &limited):
+		return tooManyRequests(limited.RetryAfter)
 	case errors.As(err, &oauthErr):
 		return fromOAuth(oauthErr)
 	case errors.Is(err, tokenex.ErrNotFound):
@@ -99,6 +105,10 @@ func classify(err error) *apiError {
 		errors.Is(err, ca.ErrClientDisabled), errors.Is(err, ca.ErrUnknownClient):
 		return &apiError{Status: 401, Code: codeUnauthorized, Description: "client certificate is not acceptable", Challenge: challengeMTLS, Reason: peerReason(err)}
 
+	case errors.As(err, &policyErr):
+		// The profile refused what the request asked for; its Reason is
+		// written to be shown.
+		return &apiError{Status: 400, Code: codeInvalidRequest, Description: policyErr.Field + ": " + policyErr.Reason}
 	case errors.Is(err, certs.ErrInvalidID):
 		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error()}
 	case errors.Is(err, storage.ErrNotFound):
@@ -169,12 +179,21 @@ func (a *API) handleError(err error, c echo.Context) {
 		// secrets travel as secret.Secret.
 		a.log.ErrorContext(c.Request().Context(), "request failed", slog.String("request_id", requestID(c)), slog.Any("err", err))
 	}
+	var clone *enroll.CloneError
+	if errors.As(err, &clone) {
+		// Identifiers only: serials and the client id are not secrets.
+		attrs := append([]slog.Attr{slog.String("request_id", requestID(c))}, clone.LogAttrs()...)
+		a.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "possible cloned certificate: an already renewed certificate was presented again", attrs...)
+	}
 	if ae.Reason != "" {
 		c.Set(ctxReason, ae.Reason)
 	}
 	h := c.Response().Header()
 	if ae.Challenge != "" {
 		h.Set(echo.HeaderWWWAuthenticate, ae.Challenge)
+	}
+	if ae.RetryAfter > 0 {
+		h.Set("Retry-After", retryAfterSeconds(ae.RetryAfter))
 	}
 	h.Set("Cache-Control", "no-store")
 	if c.Request().Method == http.MethodHead {

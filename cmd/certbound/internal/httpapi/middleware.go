@@ -3,8 +3,11 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -81,6 +84,30 @@ func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// errPanic is what a recovered panic becomes: a 500 that reveals nothing.
+var errPanic = errors.New("httpapi: handler panicked")
+
+// recoverPanic turns a panic in a handler into a logged 500 with a JSON
+// body, instead of a dropped connection. The log gets the panic's type and
+// the stack, not the value: it could hold request data.
+func (a *API) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			a.log.ErrorContext(c.Request().Context(), "handler panicked", slog.String("request_id", requestID(c)),
+				slog.String("panic_type", fmt.Sprintf("%T", r)), slog.String("stack", string(debug.Stack())))
+			err = errPanic
+		}()
+		return next(c)
+	}
 }
 
 // requireAdmin admits requests carrying an admin key as

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"math"
+	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -10,9 +12,23 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limiter is a set of token buckets, one per key (a source address or a
-// client id). Buckets idle for a while are dropped so that a flood of new
-// keys cannot grow it without bound.
+// Rate limits (SPEC §4; RFC 6749 §2.3.1 "MUST protect any endpoint utilizing
+// it against brute force attacks"). Three token-bucket limiters, each with
+// one bucket per key:
+//
+//   - enrollment and renewal: requests per second per source address;
+//   - token requests: per AUTHENTICATED client, applied by tokenex after
+//     client authentication (ClientRateLimit), so that nobody can drain a
+//     victim's bucket by sending its client_id;
+//   - failed authentications: per source address, on every route that takes
+//     credentials; a source whose bucket is empty is refused before its
+//     credentials are checked, so a correct guess cannot show through.
+//
+// Over a limit: 429 with Retry-After. Sources are TCP peers (forwarding
+// headers are client input), IPv6 addresses by their /64.
+
+// limiter is a set of token buckets, one per key. Buckets idle for a while
+// are dropped so that a flood of new keys cannot grow it without bound.
 type limiter struct {
 	rate  rate.Limit
 	burst int
@@ -28,29 +44,29 @@ type bucket struct {
 	seen time.Time
 }
 
-// idleAfter is how long an untouched bucket is kept. A bucket refills
-// completely within burst/rate seconds, so dropping it later loses nothing.
+// idleAfter is how long an untouched bucket is kept. Buckets refill within
+// burst/rate seconds; keep them at least that long so that dropping one
+// never hands out a fresh burst early.
 const idleAfter = time.Minute
 
-// newLimiter returns nil (no limit) for perSecond <= 0. The burst allows a
-// second's worth of requests at once.
-func newLimiter(perSecond float64, now func() time.Time) *limiter {
+// newLimiter returns nil (no limit) for perSecond <= 0. burst <= 0 means a
+// second's worth of requests.
+func newLimiter(perSecond float64, burst int, now func() time.Time) *limiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &limiter{rate: rate.Limit(perSecond), burst: max(1, int(math.Ceil(perSecond))), now: now,
-		buckets: map[string]*bucket{}}
+	if burst <= 0 {
+		burst = max(1, int(math.Ceil(perSecond)))
+	}
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, now: now, buckets: map[string]*bucket{}}
 }
 
-// allow takes a token from key's bucket. When there is none it returns how
-// long until there will be.
-func (l *limiter) allow(key string) (bool, time.Duration) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) > idleAfter {
+// bucketLocked returns key's bucket, creating it full. Caller holds l.mu.
+func (l *limiter) bucketLocked(key string, now time.Time) *bucket {
+	keep := max(idleAfter, time.Duration(float64(l.burst)/float64(l.rate)*float64(time.Second)))
+	if now.Sub(l.lastSweep) > keep {
 		for k, b := range l.buckets {
-			if now.Sub(b.seen) > idleAfter {
+			if now.Sub(b.seen) > keep {
 				delete(l.buckets, k)
 			}
 		}
@@ -62,6 +78,16 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 		l.buckets[key] = b
 	}
 	b.seen = now
+	return b
+}
+
+// allow takes a token from key's bucket. When there is none it returns how
+// long until there will be.
+func (l *limiter) allow(key string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucketLocked(key, now)
 	r := b.lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
@@ -70,22 +96,165 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
+// failureLimiter is a token bucket per source for failed authentications.
+// Every authenticating request holds one token while it runs and gives it
+// back unless it failed: a source therefore has at most as many requests in
+// flight as its bucket holds, and a burst of parallel guesses cannot slip
+// through between a check and the count of its failures.
+type failureLimiter struct {
+	rate  float64 // tokens per second, > 0
+	burst float64 // >= 1
+	now   func() time.Time
+
+	mu        sync.Mutex
+	buckets   map[string]*failBucket // guarded by mu; a missing bucket is full
+	lastSweep time.Time              // guarded by mu
+}
+
+type failBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// newFailureLimiter returns nil (no limit) for perSecond <= 0. The burst is
+// two seconds' worth (at least 1).
+func newFailureLimiter(perSecond float64, now func() time.Time) *failureLimiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	return &failureLimiter{rate: perSecond, burst: max(1, math.Ceil(2*perSecond)), now: now, buckets: map[string]*failBucket{}}
+}
+
+// refillLocked brings b up to now. Caller holds f.mu.
+func (f *failureLimiter) refillLocked(b *failBucket, now time.Time) {
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(f.burst, b.tokens+el*f.rate)
+	}
+	b.last = now
+}
+
+// reserve takes a token for a request from key; when there is none it
+// returns how long until there will be.
+func (f *failureLimiter) reserve(key string) (bool, time.Duration) {
+	now := f.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if now.Sub(f.lastSweep) > idleAfter {
+		for k, b := range f.buckets {
+			if f.refillLocked(b, now); b.tokens >= f.burst {
+				delete(f.buckets, k) // full: indistinguishable from absent
+			}
+		}
+		f.lastSweep = now
+	}
+	b, ok := f.buckets[key]
+	if !ok {
+		b = &failBucket{tokens: f.burst, last: now}
+		f.buckets[key] = b
+	}
+	f.refillLocked(b, now)
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) / f.rate * float64(time.Second))
+	}
+	b.tokens--
+	return true, 0
+}
+
+// refund gives back the token of a request that did not fail.
+func (f *failureLimiter) refund(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, ok := f.buckets[key]; ok {
+		b.tokens = min(f.burst, b.tokens+1)
+	}
+}
+
+// RateLimitError is a request refused by a rate limit. The edge answers 429
+// with Retry-After.
+type RateLimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return "rate limited; retry after " + e.RetryAfter.String()
+}
+
+// ClientRateLimit returns the admission check for token requests: at most
+// perSecond per authenticated client, with a burst of one second's worth.
+// It is nil (no limit) for perSecond <= 0. tokenex calls it after
+// authenticating the client and before signing; its *RateLimitError becomes
+// a 429.
+func ClientRateLimit(perSecond float64, now func() time.Time) func(clientID string) error {
+	if now == nil {
+		now = time.Now
+	}
+	l := newLimiter(perSecond, 0, now)
+	if l == nil {
+		return nil
+	}
+	return func(clientID string) error {
+		if ok, wait := l.allow(clientID); !ok {
+			return &RateLimitError{RetryAfter: wait}
+		}
+		return nil
+	}
+}
+
+// sourceKey is the rate-limit key of a source address: the IP, or for IPv6
+// its /64, which one host or site usually owns whole.
+func sourceKey(ip string) string {
+	addr := net.ParseIP(ip)
+	if addr == nil || addr.To4() != nil {
+		return ip
+	}
+	return addr.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
 // tooManyRequests is the 429 with Retry-After (RFC 6585 §4, RFC 9110 §10.2.3).
-func tooManyRequests(c echo.Context, wait time.Duration) error {
-	secs := int(math.Ceil(wait.Seconds()))
-	c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
-	c.Set(ctxReason, "rate_limited")
-	return &apiError{Status: 429, Code: codeTooManyRequests, Description: "too many requests; retry later"}
+func tooManyRequests(wait time.Duration) *apiError {
+	return &apiError{Status: 429, Code: codeTooManyRequests, Description: "too many requests; retry later",
+		RetryAfter: wait, Reason: "rate_limited"}
+}
+
+func retryAfterSeconds(wait time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
 }
 
 // limitEnroll applies the per-source-address limit to enrollment and renewal.
 func (a *API) limitEnroll(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if a.enrollLimit != nil {
-			if ok, wait := a.enrollLimit.allow(c.RealIP()); !ok {
-				return tooManyRequests(c, wait)
+			if ok, wait := a.enrollLimit.allow(sourceKey(c.RealIP())); !ok {
+				return tooManyRequests(wait)
 			}
 		}
 		return next(c)
+	}
+}
+
+// limitAuthFailures limits the failed authentications (401s) of each
+// source: a request holds a token of its source's bucket while it runs and
+// keeps it only if it fails; a source with an empty bucket gets 429 before
+// its credentials are looked at.
+func (a *API) limitAuthFailures(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if a.failureLimit == nil {
+			return next(c)
+		}
+		src := sourceKey(c.RealIP())
+		if ok, wait := a.failureLimit.reserve(src); !ok {
+			e := tooManyRequests(wait)
+			e.Reason = "auth_failures_rate_limited"
+			return e
+		}
+		err := next(c)
+		status := c.Response().Status
+		if err != nil {
+			status = classify(err).Status
+		}
+		if status != http.StatusUnauthorized {
+			a.failureLimit.refund(src)
+		}
+		return err
 	}
 }

@@ -26,13 +26,44 @@ const (
 // adminKeyPrefix marks admin keys so that a leaked one is recognisable.
 const adminKeyPrefix = "cba_"
 
+// ErrInsecurePermissions: the data dir or a file holding a key or a secret
+// hash is accessible to group or others. The message names the chmod that
+// fixes it.
+var ErrInsecurePermissions = errors.New("insecure permissions")
+
 // prepareDataDir creates dir (0700) if needed and refuses one that group or
 // others can enter: it holds private keys.
 func prepareDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	return certs.CheckPrivate(dir)
+	if err := certs.CheckPrivate(dir); err != nil {
+		return fmt.Errorf("%w: %w", ErrInsecurePermissions, err)
+	}
+	return nil
+}
+
+// privateFiles are the files of the data dir that hold private keys (the CA
+// keys, the admin key) or the database (token-signing keys, secret hashes).
+// Each must be 0600 if it exists; root.key may be gone (moved offline).
+var privateFiles = []string{
+	filepath.Join(CADir, ca.RootKeyFile), filepath.Join(CADir, ca.IntermediateKeyFile), AdminKeyFile,
+	DatabaseFile, DatabaseFile + "-wal", DatabaseFile + "-shm",
+}
+
+// checkPrivateFiles refuses to start when any of privateFiles is accessible
+// to group or others, even inside a private data dir: a later chmod of the
+// dir, a backup or a copy must not expose them.
+func checkPrivateFiles(dataDir string) error {
+	for _, name := range privateFiles {
+		err := certs.CheckPrivate(filepath.Join(dataDir, name))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return fmt.Errorf("%w: %w", ErrInsecurePermissions, err)
+		}
+	}
+	return nil
 }
 
 // bootstrapCA creates the CA on first start. It reports whether it did.

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
@@ -41,6 +43,24 @@ type Config struct {
 	// RateLimitEnroll is enrollment and renewal requests per second per
 	// source address. Zero: no limit (the CLI's default is 100).
 	RateLimitEnroll float64
+	// RateLimitToken is token requests per second per authenticated client
+	// (burst: one second's worth). Zero: no limit (the CLI's default is 100).
+	RateLimitToken float64
+	// RateLimitAuthFailures is failed authentications (401s) per second per
+	// source address, with a burst of two seconds' worth; past it the source
+	// gets 429 on every route that takes credentials. Zero: no limit (the
+	// CLI's default is 10).
+	RateLimitAuthFailures float64
+	// CloneAction is what happens when an already renewed certificate is
+	// presented for renewal again. Zero: enroll.CloneDisableIfUsed.
+	CloneAction enroll.CloneAction
+
+	// HTTP server limits. Zero: the default in brackets.
+	ReadHeaderTimeout time.Duration // [10s] to read a request's headers (and the TLS handshake)
+	ReadTimeout       time.Duration // [30s] to read a whole request
+	WriteTimeout      time.Duration // [30s] to write a response
+	IdleTimeout       time.Duration // [120s] before an idle keep-alive connection is closed
+	MaxHeaderBytes    int           // [16 KiB] of request headers; above it 431
 	// Logger. Zero: slog.Default().
 	Logger *slog.Logger
 	// Now. Zero: time.Now.
@@ -66,6 +86,11 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, 10*time.Second)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, 30*time.Second)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, 30*time.Second)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, 120*time.Second)
+	c.MaxHeaderBytes = cmp.Or(c.MaxHeaderBytes, 16<<10)
 }
 
 // Server is a prepared certbound server.
@@ -95,6 +120,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	caDir := filepath.Join(cfg.DataDir, CADir)
 	created, err := bootstrapCA(caDir, cfg.CAPassword, cfg.Now)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkPrivateFiles(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
@@ -129,11 +157,15 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	if err != nil {
 		return err
 	}
-	enrollSvc, err := enroll.New(enroll.Config{Store: s.db, CA: authority, CertLifetime: cfg.CertLifetime, Now: cfg.Now})
+	enrollSvc, err := enroll.New(enroll.Config{Store: s.db, CA: authority, CertLifetime: cfg.CertLifetime,
+		OnClone: cfg.CloneAction, Now: cfg.Now})
 	if err != nil {
 		return err
 	}
-	tokens, err := tokenex.New(ctx, tokenex.Config{Issuer: cfg.Issuer, Store: s.db, Peers: authority,
+	// Every certificate authentication goes through the recording verifier,
+	// so clone detection knows which certificates have been used.
+	peers := recordingAuthority{Authority: authority, verify: enrollSvc.RecordingVerifier(authority)}
+	tokens, err := tokenex.New(ctx, tokenex.Config{Issuer: cfg.Issuer, Store: s.db, Peers: peers,
 		TrustDomain: authority.TrustDomain(), Now: cfg.Now})
 	if err != nil {
 		return err
@@ -141,9 +173,20 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	if err := s.renewServerCert(); err != nil {
 		return err
 	}
-	s.api = httpapi.New(httpapi.Config{CA: authority, Enroll: enrollSvc, Tokens: tokens, Admin: admins, Logger: s.log, Now: cfg.Now,
-		EnrollRate: cfg.RateLimitEnroll})
+	s.api = httpapi.New(httpapi.Config{CA: peers, Enroll: enrollSvc, Tokens: tokens, Admin: admins, Logger: s.log, Now: cfg.Now,
+		EnrollRate: cfg.RateLimitEnroll, AuthFailureRate: cfg.RateLimitAuthFailures})
 	return nil
+}
+
+// recordingAuthority is the CA with VerifyClient replaced by the enroll
+// service's recording verifier.
+type recordingAuthority struct {
+	*ca.Authority
+	verify enroll.PeerVerifier
+}
+
+func (r recordingAuthority) VerifyClient(ctx context.Context, chain []*x509.Certificate) (ca.Peer, error) {
+	return r.verify.VerifyClient(ctx, chain)
 }
 
 // Authority returns the CA (for callers that print the fingerprint).
@@ -194,11 +237,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.api,
 		TLSConfig:         s.tlsConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ErrorLog:          log.New(slogWriter{s.log}, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
