@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Claims are the verified claims of an access token (RFC 9068 §2.2). Verify
@@ -37,8 +35,9 @@ func (c *Claims) HasScope(s string) bool {
 	return slices.Contains(c.Scopes, s)
 }
 
-// wireClaims is the JSON claims set as the token carries it. Its decoders are
-// strict about types and quote nothing from the input in their errors.
+// wireClaims is the JSON claims set as the token carries it; decodeClaims
+// fills it. The decoders of its field types serve the encoding/json path:
+// they are strict about types and quote nothing from the input in errors.
 type wireClaims struct {
 	Iss      string       `json:"iss"`
 	Sub      string       `json:"sub"`
@@ -52,16 +51,6 @@ type wireClaims struct {
 	Jti      string       `json:"jti"`
 	Cnf      confirmation `json:"cnf"`
 }
-
-// jwt.Claims, which the parser requires. The verifier checks the claims
-// itself (verify.go) so that each rule maps to its own sentinel; these methods
-// only satisfy the interface.
-func (w *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return w.Exp.jwt(), nil }
-func (w *wireClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return w.Iat.jwt(), nil }
-func (w *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return w.Nbf.jwt(), nil }
-func (w *wireClaims) GetIssuer() (string, error)                   { return w.Iss, nil }
-func (w *wireClaims) GetSubject() (string, error)                  { return w.Sub, nil }
-func (w *wireClaims) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(w.Aud), nil }
 
 // scopes returns the granted scopes: "scope" split on spaces, or "scp" when
 // "scope" is absent. When both are present they must name the same set, so a
@@ -137,13 +126,6 @@ func (d numericDate) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(d.sec, 0)
-}
-
-func (d numericDate) jwt() *jwt.NumericDate {
-	if !d.set {
-		return nil
-	}
-	return jwt.NewNumericDate(d.time())
 }
 
 // audience is "aud": a string or an array of strings (RFC 7519 §4.1.3).

@@ -22,11 +22,12 @@
 //     pinned by the key, never chosen by the token: ES256 for EC P-256 keys,
 //     RS256 for RSA keys of 2048 to 8192 bits. "none", HMAC and any mismatch
 //     are refused before a signature is computed.
-//   - The signature verifies. Then "iss" equals Config.Issuer byte for byte,
-//     "aud" (a string or an array) contains Config.Audience, "exp" has not
-//     passed and "nbf" and "iat" are not in the future, each with
-//     Config.Leeway. "iat", "exp", "sub", "client_id" and "jti" are required
-//     (RFC 9068 §2.2).
+//   - The signature verifies (golang-jwt's ES256 and RS256 methods); the
+//     claims are decoded only after that. Then "iss" equals Config.Issuer
+//     byte for byte, "aud" (a string or an array) contains Config.Audience,
+//     "exp" has not passed and "nbf" and "iat" are not in the future, each
+//     with Config.Leeway. "iat", "exp", "sub", "client_id" and "jti" are
+//     required (RFC 9068 §2.2).
 //   - When "cnf" carries "x5t#S256", the client certificate must be present
 //     and its thumbprint ([certs.X5tS256]) must equal it, compared in constant
 //     time. A token without "cnf" is refused unless Config.AllowUnbound is set;

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,9 +44,6 @@ type jwk struct {
 	QI json.RawMessage `json:"qi"`
 	K  json.RawMessage `json:"k"`
 }
-
-// b64 is base64url without padding and with zero trailing bits (RFC 7515 §2).
-var b64 = base64.RawURLEncoding.Strict()
 
 // parseJWKS parses a JWK Set (RFC 7517 §5) into verification keys by "kid".
 //

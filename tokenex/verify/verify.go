@@ -27,7 +27,6 @@ type Verifier struct {
 	realm        string        // quotable; for the middleware's challenges
 	proxy        *TrustedProxy // nil: certificates come from TLS only; validated by New
 	keys         *keySet       // never nil
-	parser       *jwt.Parser   // immutable; safe for concurrent use
 }
 
 // New validates cfg, finds the JWKS (through the issuer's metadata unless
@@ -59,37 +58,23 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		realm:        cfg.Realm,
 		proxy:        cfg.TrustedProxy,
 		keys:         keys,
-		parser: jwt.NewParser(
-			// The key pins the algorithm (see keyFor); this list only keeps
-			// "none" and HMAC away from the key lookup.
-			jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg(), jwt.SigningMethodRS256.Alg()}),
-			jwt.WithStrictDecoding(),
-			// Claims are checked by Verify, one sentinel per rule.
-			jwt.WithoutClaimsValidation(),
-		),
 	}, nil
 }
 
 // Verify checks rawToken (the compact JWT, without "Bearer ") and its
 // binding to peer, the client certificate of the TLS connection the token
 // arrived on (nil if there was none), and returns its claims. The checks and
-// their order are listed in the package documentation. ctx bounds the JWKS
-// fetch an unknown "kid" may trigger.
+// their order are listed in the package documentation; the claims are
+// decoded only after the signature verified. ctx bounds the JWKS fetch an
+// unknown "kid" may trigger.
 //
 // Every error is an *Error with CodeInvalidToken, except an empty rawToken,
 // which gives CodeUnauthorized and ErrNoToken. Verify does not check scopes;
 // use Claims.HasScope or the middleware.
 func (v *Verifier) Verify(ctx context.Context, rawToken string, peer *x509.Certificate) (*Claims, error) {
-	if rawToken == "" {
-		return nil, &Error{Code: CodeUnauthorized, Description: ErrNoToken.Error(), rule: ErrNoToken}
-	}
-	if len(rawToken) > MaxTokenBytes {
-		return nil, invalidToken(ErrMalformed, nil)
-	}
-	var w wireClaims
-	kf := keyFunc{ctx: ctx, keys: v.keys}
-	if _, err := v.parser.ParseWithClaims(rawToken, &w, kf.key); err != nil {
-		return nil, kf.classify(err)
+	w, e := v.verifySignature(ctx, rawToken)
+	if e != nil {
+		return nil, e
 	}
 	now := v.now()
 	switch {
@@ -118,8 +103,8 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string, peer *x509.Certi
 	if err != nil {
 		return nil, invalidToken(ErrMalformed, err)
 	}
-	if err := v.checkBinding(w.Cnf, peer); err != nil {
-		return nil, err
+	if e := v.checkBinding(w.Cnf, peer); e != nil {
+		return nil, e
 	}
 	return &Claims{
 		Issuer:     w.Iss,
@@ -133,6 +118,72 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string, peer *x509.Certi
 		ID:         w.Jti,
 		Thumbprint: w.Cnf.x5tS256,
 	}, nil
+}
+
+// verifySignature checks the JOSE header, finds the key and verifies the
+// signature with golang-jwt's signing method for the key's algorithm, then
+// decodes the claims. Nothing of the payload is read before the signature
+// verified.
+func (v *Verifier) verifySignature(ctx context.Context, raw string) (*wireClaims, *Error) {
+	switch {
+	case raw == "":
+		return nil, &Error{Code: CodeUnauthorized, Description: ErrNoToken.Error(), rule: ErrNoToken}
+	case len(raw) > MaxTokenBytes:
+		return nil, invalidToken(ErrMalformed, errors.New("token too long"))
+	}
+	jws, err := splitJWS(raw)
+	if err != nil {
+		return nil, invalidToken(ErrMalformed, err)
+	}
+	h, err := decodeHeader(jws.header)
+	if err != nil {
+		return nil, invalidToken(ErrMalformed, err)
+	}
+	if e := checkHeader(h); e != nil {
+		return nil, e
+	}
+	k, e := v.keys.lookup(ctx, h.kid)
+	if e != nil {
+		return nil, e
+	}
+	// RFC 8725 §3.1: the key, not the token, decides the algorithm.
+	if h.alg != k.method.Alg() {
+		return nil, invalidToken(ErrAlgorithm, nil)
+	}
+	sig, err := b64.DecodeString(jws.signature)
+	if err != nil {
+		return nil, invalidToken(ErrMalformed, errMalformedJWS)
+	}
+	if err := k.method.Verify(jws.signingInput, sig, k.key); err != nil {
+		return nil, invalidToken(ErrSignature, err)
+	}
+	payload, err := b64.DecodeString(jws.payload)
+	if err != nil {
+		return nil, invalidToken(ErrMalformed, errMalformedJWS)
+	}
+	w := new(wireClaims)
+	if err := decodeClaims(payload, w); err != nil {
+		return nil, invalidToken(ErrMalformed, err)
+	}
+	return w, nil
+}
+
+// checkHeader checks, before any key is looked up: "typ" (RFC 9068 §4 step
+// 1), "alg" (RFC 9068 §2.1 and RFC 8725 §3.1: only ES256 and RS256; never
+// "none" or HMAC), "crit" (RFC 7515 §4.1.11: no extension is understood, so
+// any "crit" is refused) and "kid" (required).
+func checkHeader(h header) *Error {
+	switch {
+	case !strings.EqualFold(h.typ, "at+jwt") && !strings.EqualFold(h.typ, "application/at+jwt"):
+		return invalidToken(ErrType, nil)
+	case h.alg != jwt.SigningMethodES256.Alg() && h.alg != jwt.SigningMethodRS256.Alg():
+		return invalidToken(ErrAlgorithm, nil)
+	case h.crit:
+		return invalidToken(ErrMalformed, errors.New(`"crit" header`))
+	case h.kid == "":
+		return invalidToken(ErrNoKeyID, nil)
+	}
+	return nil
 }
 
 // checkBinding enforces RFC 8705 §3: "The protected resource MUST obtain,
@@ -165,70 +216,4 @@ func missingClaim(name string) *Error {
 	e := invalidToken(ErrMissingClaim, nil)
 	e.Description += ": " + name
 	return e
-}
-
-// keyFunc finds the verification key for one token and remembers why it
-// refused one, so that classify can name the rule.
-type keyFunc struct {
-	ctx    context.Context
-	keys   *keySet
-	called bool   // the parser got as far as the key lookup
-	err    *Error // the refusal of key, if any
-}
-
-// key implements jwt.Keyfunc. It runs after the header and claims decoded and
-// "alg" passed jwt.WithValidMethods, and before any signature is computed.
-func (kf *keyFunc) key(t *jwt.Token) (any, error) {
-	kf.called = true
-	kf.err = checkHeader(t.Header)
-	if kf.err != nil {
-		return nil, kf.err
-	}
-	kid, _ := t.Header["kid"].(string)
-	k, err := kf.keys.lookup(kf.ctx, kid)
-	if err != nil {
-		kf.err = err
-		return nil, err
-	}
-	// RFC 8725 §3.1: the key, not the token, decides the algorithm.
-	if t.Method != k.method {
-		kf.err = invalidToken(ErrAlgorithm, nil)
-		return nil, kf.err
-	}
-	return k.key, nil
-}
-
-// checkHeader checks "typ" (RFC 9068 §4 step 1), "crit" (RFC 7515 §4.1.11:
-// no extension is understood, so any "crit" is refused) and "kid".
-func checkHeader(h map[string]any) *Error {
-	typ, _ := h["typ"].(string)
-	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return invalidToken(ErrType, nil)
-	}
-	if _, ok := h["crit"]; ok {
-		return invalidToken(ErrMalformed, errors.New(`"crit" header`))
-	}
-	if kid, _ := h["kid"].(string); kid == "" {
-		return invalidToken(ErrNoKeyID, nil)
-	}
-	return nil
-}
-
-// classify turns a parser error into the *Error of the rule it broke.
-func (kf *keyFunc) classify(err error) *Error {
-	switch {
-	case kf.err != nil:
-		return kf.err
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return invalidToken(ErrMalformed, err)
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		// "alg" missing or unknown to the library.
-		return invalidToken(ErrAlgorithm, err)
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid) && !kf.called:
-		// "alg" not in WithValidMethods: none, HS256 and the like.
-		return invalidToken(ErrAlgorithm, err)
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return invalidToken(ErrSignature, err)
-	}
-	return invalidToken(ErrMalformed, err)
 }
