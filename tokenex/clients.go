@@ -26,7 +26,7 @@ const (
 	MethodClientSecretPost        = "client_secret_post"
 )
 
-// AuthMethods lists the supported methods, as the metadata advertises them.
+// authMethods lists the supported methods, in the order the metadata advertises them.
 var authMethods = []string{MethodTLSClientAuth, MethodSelfSignedTLSClientAuth, MethodClientSecretBasic, MethodClientSecretPost}
 
 // GrantClientCredentials is the only grant type (RFC 6749 §4.4).

@@ -100,7 +100,7 @@ const (
 	ReasonCertRevoked       Reason = "cert_revoked"        // the certificate's serial is revoked
 	ReasonCertUnregistered  Reason = "cert_unregistered"   // self-signed: thumbprint not registered
 	ReasonCertClientUnknown Reason = "cert_client_unknown" // the certificate names a client that does not exist
-	ReasonCertClientOff     Reason = "cert_client_disabled"
+	ReasonCertClientOff     Reason = "cert_client_disabled" // the certificate names a disabled client
 )
 
 // Reasons for the other codes.
