@@ -89,17 +89,17 @@ const (
 	ReasonMissingClientID   Reason = "missing_client_id"
 	ReasonUnknownClient     Reason = "unknown_client"
 	ReasonClientDisabled    Reason = "client_disabled"
-	ReasonWrongMethod       Reason = "wrong_auth_method"   // credentials of another method than the registered one
-	ReasonNoCredentials     Reason = "no_credentials"      // a secret client sent no secret
-	ReasonBadSecret         Reason = "bad_secret"          // secret does not match
-	ReasonNoCertificate     Reason = "no_certificate"      // mTLS client, no certificate on the connection
-	ReasonUntrusted         Reason = "untrusted_cert"      // does not chain to the root, wrong usage, CA cert
-	ReasonCertExpired       Reason = "cert_expired"        // outside its validity period
-	ReasonCertIdentity      Reason = "cert_identity"       // not a SPIFFE ID of this trust domain
-	ReasonSANMismatch       Reason = "san_mismatch"        // verified, but not tls_client_auth_san_uri
-	ReasonCertRevoked       Reason = "cert_revoked"        // the certificate's serial is revoked
-	ReasonCertUnregistered  Reason = "cert_unregistered"   // self-signed: thumbprint not registered
-	ReasonCertClientUnknown Reason = "cert_client_unknown" // the certificate names a client that does not exist
+	ReasonWrongMethod       Reason = "wrong_auth_method"    // credentials of another method than the registered one
+	ReasonNoCredentials     Reason = "no_credentials"       // a secret client sent no secret
+	ReasonBadSecret         Reason = "bad_secret"           // secret does not match
+	ReasonNoCertificate     Reason = "no_certificate"       // mTLS client, no certificate on the connection
+	ReasonUntrusted         Reason = "untrusted_cert"       // does not chain to the root, wrong usage, CA cert
+	ReasonCertExpired       Reason = "cert_expired"         // outside its validity period
+	ReasonCertIdentity      Reason = "cert_identity"        // not a SPIFFE ID of this trust domain
+	ReasonSANMismatch       Reason = "san_mismatch"         // verified, but not tls_client_auth_san_uri
+	ReasonCertRevoked       Reason = "cert_revoked"         // the certificate's serial is revoked
+	ReasonCertUnregistered  Reason = "cert_unregistered"    // self-signed: thumbprint not registered
+	ReasonCertClientUnknown Reason = "cert_client_unknown"  // the certificate names a client that does not exist
 	ReasonCertClientOff     Reason = "cert_client_disabled" // the certificate names a disabled client
 )
 
