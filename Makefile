@@ -23,3 +23,12 @@ lint: ## gofmt + go vet
 
 clean:
 	rm -rf bin
+
+demo: build ## the seed's scenario end to end: certbound + two example services, a 201 and refused replays
+	$(GO) build -o bin/ ./cmd/examples/taskservice ./cmd/examples/calendarservice ./cmd/examples/demo
+	./bin/demo --bin bin
+
+.PHONY: seed-js
+seed-js: ## run the seed guide's own JavaScript (test/seed) against a fresh certbound; needs node and npm
+	cd test/seed && npm ci
+	$(GO) test -count=1 -run 'TestSeedJavaScript$$' -v ./cmd/examples/internal/e2e/
