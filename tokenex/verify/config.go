@@ -132,6 +132,11 @@ func (c Config) withDefaults() (Config, error) {
 			if !pfx.IsValid() {
 				return c, fmt.Errorf("%w: TrustedProxy.From[%d] is not a valid prefix", ErrConfig, i)
 			}
+			// Remote addresses are unmapped before matching, so unmap
+			// ::ffff:a.b.c.d/n prefixes too.
+			if a := pfx.Addr(); a.Is4In6() && pfx.Bits() >= 96 {
+				pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
+			}
 			from[i] = pfx.Masked()
 		}
 		c.TrustedProxy = &TrustedProxy{Header: http.CanonicalHeaderKey(p.Header), From: from}

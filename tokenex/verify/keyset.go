@@ -17,8 +17,10 @@ import (
 // network. certbound's JWKS is a few hundred bytes per key.
 const maxDocumentBytes = 1 << 20
 
-// refreshTimeout bounds a background refresh, whatever the HTTP client does.
-const refreshTimeout = 30 * time.Second
+// fetchTimeout bounds every metadata and JWKS request, whatever the HTTP
+// client and the caller's context allow, so that a stalled authorization
+// server cannot hold the fetch lock (and every unknown-kid lookup) for long.
+const fetchTimeout = 10 * time.Second
 
 // keySet is the issuer's JWKS, cached. Lookups are lock-free; fetches are
 // serialised by sem and rate limited by minRefresh.
@@ -96,8 +98,8 @@ func (ks *keySet) lookup(ctx context.Context, kid string) (publicKey, *Error) {
 
 // refreshInBackground starts a fetch unless one is running or the last
 // attempt was less than minRefresh ago. The fetch runs in its own goroutine,
-// which ends within refreshTimeout, so the request that noticed the stale
-// keys does not wait for it. It keeps ctx's values but not its cancellation.
+// which ends within fetchTimeout, so the request that noticed the stale keys
+// does not wait for it. It keeps ctx's values but not its cancellation.
 func (ks *keySet) refreshInBackground(ctx context.Context) {
 	select {
 	case ks.sem <- struct{}{}:
@@ -111,11 +113,9 @@ func (ks *keySet) refreshInBackground(ctx context.Context) {
 	}
 	go func() {
 		defer func() { <-ks.sem }()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-		defer cancel()
 		// A failure keeps the current keys; the next stale lookup after
 		// minRefresh tries again.
-		_ = ks.fetchLocked(ctx)
+		_ = ks.fetchLocked(context.WithoutCancel(ctx))
 	}()
 }
 
@@ -196,8 +196,11 @@ func metadataURLs(issuer string) []string {
 
 var errNotFound = errors.New("404 Not Found")
 
-// fetch GETs a JSON document of at most maxDocumentBytes with status 200.
+// fetch GETs a JSON document of at most maxDocumentBytes with status 200,
+// within fetchTimeout.
 func fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err

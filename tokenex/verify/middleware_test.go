@@ -284,3 +284,45 @@ func TestWriteErrorRealm(t *testing.T) {
 		t.Errorf("foreign error: status %d body %q, want 500 without the error text", rec.Code, rec.Body.String())
 	}
 }
+
+// TestTrustedProxyAddresses checks which remote addresses count as the proxy.
+func TestTrustedProxyAddresses(t *testing.T) {
+	as := newAuthServer(t, newECKey(t))
+	clk := newClock()
+	certA := newClientCert(t, "svc-a")
+	tok := as.mint(t, clk.Now(), certA.leaf)
+	pemHeader := url.PathEscape(string(certs.EncodeCertificates(certA.leaf)))
+	tests := []struct {
+		name       string
+		from       string
+		remoteAddr string
+		headers    []string
+		wantErr    error
+	}{
+		{"accept/ipv4", "10.0.0.0/8", "10.1.2.3:5555", []string{pemHeader}, nil},
+		{"accept/ipv4-mapped-remote", "10.0.0.0/8", "[::ffff:10.1.2.3]:5555", []string{pemHeader}, nil},
+		{"accept/ipv4-mapped-prefix", "::ffff:10.0.0.0/104", "10.1.2.3:5555", []string{pemHeader}, nil},
+		{"accept/ipv6", "fd00::/8", "[fd00::1]:443", []string{pemHeader}, nil},
+		{"reject/outside", "10.0.0.0/8", "192.0.2.1:5555", []string{pemHeader}, verify.ErrCertificateRequired},
+		{"reject/unparsable-remote", "10.0.0.0/8", "proxy", []string{pemHeader}, verify.ErrCertificateRequired},
+		{"reject/no-header", "10.0.0.0/8", "10.1.2.3:5555", nil, verify.ErrCertificateRequired},
+		{"reject/two-headers", "10.0.0.0/8", "10.1.2.3:5555", []string{pemHeader, pemHeader}, verify.ErrInvalidRequest},
+		{"reject/pem-with-two-certificates", "10.0.0.0/8", "10.1.2.3:5555",
+			[]string{url.PathEscape(string(certs.EncodeCertificates(certA.leaf, certA.leaf)))}, verify.ErrInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newVerifier(t, as, clk, func(c *verify.Config) {
+				c.TrustedProxy = &verify.TrustedProxy{Header: "x-ssl-client-cert", From: []netip.Prefix{netip.MustParsePrefix(tt.from)}}
+			})
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "https://rs.test/", nil)
+			r.RemoteAddr = tt.remoteAddr
+			r.Header.Set("Authorization", "Bearer "+tok)
+			r.Header["X-Ssl-Client-Cert"] = tt.headers
+			_, err := v.Authorize(r)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Authorize() error = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
