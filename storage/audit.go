@@ -113,3 +113,14 @@ func (db *DB) CountCertificates(ctx context.Context, now time.Time, window time.
 		unix(now.Add(window)), unix(now), unix(now)).Scan(&c.Active, &c.ExpiringSoon)
 	return c, err
 }
+
+// PruneExpiredCertificates deletes the records of certificates that expired
+// before cutoff. Revoked ones go too: once expired, a certificate is refused
+// on its dates alone, and its revocation no longer matters.
+func (db *DB) PruneExpiredCertificates(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM certificates WHERE not_after < ?`, unix(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -103,6 +103,16 @@ func (s *Service) keySet() *keySet {
 	}
 }
 
+// PublishedKeys returns the kid of every published signing key and when it
+// leaves the JWKS: zero for the current key (for the expiry metrics).
+func (s *Service) PublishedKeys() map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, k := range s.keySet().keys {
+		out[k.kid] = k.publishUntil
+	}
+	return out
+}
+
 // JWKS returns the JWK Set (RFC 7517 §5) of every published signing key —
 // the current one first, then retired ones whose tokens may still be alive —
 // with public members only, each with kid, use "sig" and alg. The bytes are

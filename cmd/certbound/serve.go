@@ -68,6 +68,9 @@ func newServeCommand() *cobra.Command {
 	f.Float64Var(&rateToken, "rate-limit-token", 100, "token requests per second per authenticated client (0: off)")
 	f.Float64Var(&rateFailures, "rate-limit-auth-failures", 10, "failed authentications per second per source address, burst twice that; then 429 (0: off)")
 	f.StringVar(&onClone, "on-clone", string(enroll.CloneDisableIfUsed), "when an already renewed certificate is presented again: refuse, disable-if-used (disable the client if the newer certificate is in use) or disable")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics on this address, plain HTTP (off unless set; keep it private)")
+	f.DurationVar(&cfg.AuditRetention, "audit-retention", 90*24*time.Hour, "how long audit events are kept (0: forever)")
+	f.DurationVar(&cfg.CertRetention, "cert-retention", 30*24*time.Hour, "how long records of expired certificates are kept (0: forever)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text (for people) or json")
 	return cmd

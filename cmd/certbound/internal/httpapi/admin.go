@@ -129,5 +129,7 @@ func (a *API) revokeCertificate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Set(ctxSerial, rec.Serial)
+	c.Set(ctxClientID, rec.ClientID)
 	return c.JSON(http.StatusOK, viewCertificate(rec, a.now()))
 }

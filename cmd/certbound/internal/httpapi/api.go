@@ -49,17 +49,23 @@ type Config struct {
 	// Zero turns the limit off. The token-request limit per client is not
 	// here: it is tokenex's Admit hook (ClientRateLimit).
 	AuthFailureRate float64
+	// Observer receives request latencies and audit events. Nil: none.
+	Observer Observer
+	// Audit serves GET /v1/audit.
+	Audit AuditReader
 }
 
 // API serves certbound's routes.
 type API struct {
-	ca     PeerVerifier
-	enroll *enroll.Service
-	tokens *tokenex.Service
-	admin  AdminAuthenticator
-	log    *slog.Logger
-	now    func() time.Time
-	echo   *echo.Echo
+	ca       PeerVerifier
+	enroll   *enroll.Service
+	tokens   *tokenex.Service
+	admin    AdminAuthenticator
+	log      *slog.Logger
+	now      func() time.Time
+	echo     *echo.Echo
+	observer Observer // may be nil
+	audit    AuditReader
 
 	enrollLimit  *limiter        // nil when off
 	failureLimit *failureLimiter // nil when off
@@ -67,7 +73,8 @@ type API struct {
 
 // New builds the API and its routes.
 func New(cfg Config) *API {
-	a := &API{ca: cfg.CA, enroll: cfg.Enroll, tokens: cfg.Tokens, admin: cfg.Admin, log: cfg.Logger, now: cfg.Now}
+	a := &API{ca: cfg.CA, enroll: cfg.Enroll, tokens: cfg.Tokens, admin: cfg.Admin, log: cfg.Logger, now: cfg.Now,
+		observer: cfg.Observer, audit: cfg.Audit}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

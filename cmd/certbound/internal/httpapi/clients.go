@@ -168,6 +168,13 @@ func (a *API) patchClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A PATCH that only flips "disabled" is audited as what it is.
+	if req.Disabled != nil && req.ClientName == nil && req.Scope == nil && req.Audience == nil && req.AccessTokenTTL == nil {
+		c.Set(ctxEvent, "client.enabled")
+		if *req.Disabled {
+			c.Set(ctxEvent, "client.disabled")
+		}
+	}
 	return c.JSON(http.StatusOK, viewClient(cl, secret.Secret{}))
 }
 

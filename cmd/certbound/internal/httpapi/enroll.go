@@ -77,6 +77,7 @@ func (a *API) renewCertificate(c echo.Context) error {
 
 func (a *API) renderIssued(c echo.Context, is *enroll.Issued) error {
 	c.Set(ctxClientID, is.Record.ClientID)
+	c.Set(ctxSerial, is.Record.Serial)
 	return c.JSON(http.StatusCreated, certificateResponse{
 		Certificate: string(certs.EncodeCertificates(is.Leaf)),
 		Chain:       string(is.ChainPEM),

@@ -43,6 +43,7 @@ func (a *API) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err) // renders the response now, so the status below is right
 		}
 		status := c.Response().Status
+		a.observe(c, status, time.Since(start))
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", c.Request().Method),

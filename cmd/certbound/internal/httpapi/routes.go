@@ -43,4 +43,5 @@ func (a *API) routes(e *echo.Echo) {
 	admin.GET("/certificates", a.listCertificates)
 	admin.POST("/certificates/:serial/revoke", a.revokeCertificate)
 	admin.POST("/keys/rotate", a.rotateKeys)
+	admin.GET("/audit", a.listAudit)
 }

@@ -73,9 +73,15 @@ func (m *Metrics) ObserveRequest(method, route string, status int, d time.Durati
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
-// ObserveEvent counts one security event.
+// ObserveEvent counts one security event. Refusals are counted without the
+// client id: it is whatever the unauthenticated caller claimed, and label
+// values must not be the caller's to invent.
 func (m *Metrics) ObserveEvent(e storage.AuditEvent) {
-	m.events.WithLabelValues(e.Type, e.ClientID, e.Reason).Inc()
+	client := e.ClientID
+	if strings.HasSuffix(e.Type, ".refused") || e.Type == "admin.auth_failed" {
+		client = ""
+	}
+	m.events.WithLabelValues(e.Type, client, e.Reason).Inc()
 }
 
 // Handler serves the Prometheus text format.

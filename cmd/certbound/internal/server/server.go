@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/certbound/certbound/ca"
+	"github.com/certbound/certbound/cmd/certbound/internal/audit"
 	"github.com/certbound/certbound/cmd/certbound/internal/httpapi"
+	"github.com/certbound/certbound/cmd/certbound/internal/metrics"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/storage"
 	"github.com/certbound/certbound/tokenex"
@@ -54,6 +56,15 @@ type Config struct {
 	// CloneAction is what happens when an already renewed certificate is
 	// presented for renewal again. Zero: enroll.CloneDisableIfUsed.
 	CloneAction enroll.CloneAction
+
+	// MetricsListen, when set, serves Prometheus metrics on this address
+	// (plain HTTP, GET /metrics). Zero: no metrics listener.
+	MetricsListen string
+	// AuditRetention is how long audit events are kept. Zero: forever.
+	AuditRetention time.Duration
+	// CertRetention is how long the records of expired certificates are
+	// kept after they expire. Zero: forever.
+	CertRetention time.Duration
 
 	// HTTP server limits. Zero: the default in brackets.
 	ReadHeaderTimeout time.Duration // [10s] to read a request's headers (and the TLS handshake)
@@ -103,6 +114,11 @@ type Server struct {
 	cert  atomic.Pointer[tls.Certificate]
 	addr  atomic.Pointer[string]
 	ready chan struct{}
+
+	metrics     *metrics.Metrics // nil unless MetricsListen is set
+	metricsAddr atomic.Pointer[string]
+	audit       *audit.Writer
+	tokens      *tokenex.Service
 }
 
 // serverCertLifetime is the life of the server's own certificate; it is
@@ -173,8 +189,15 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	if err := s.renewServerCert(); err != nil {
 		return err
 	}
+	s.tokens = tokens
+	s.audit = audit.NewWriter(s.db, s.log, 0)
+	if cfg.MetricsListen != "" {
+		s.metrics = metrics.New(metrics.Config{Inventory: s.db, Now: cfg.Now,
+			CACertificates: []*x509.Certificate{authority.Root(), authority.Intermediate()}, SigningKeys: tokens.PublishedKeys})
+	}
 	s.api = httpapi.New(httpapi.Config{CA: peers, Enroll: enrollSvc, Tokens: tokens, Admin: admins, Logger: s.log, Now: cfg.Now,
-		EnrollRate: cfg.RateLimitEnroll, AuthFailureRate: cfg.RateLimitAuthFailures})
+		EnrollRate: cfg.RateLimitEnroll, AuthFailureRate: cfg.RateLimitAuthFailures,
+		Observer: observer{metrics: s.metrics, audit: s.audit}, Audit: s.db})
 	return nil
 }
 
@@ -245,6 +268,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          log.New(slogWriter{s.log}, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	if s.metrics != nil {
+		if err := s.serveMetrics(ctx, s.cfg.MetricsListen); err != nil {
+			return errors.Join(fmt.Errorf("metrics listener: %w", err), s.Close())
+		}
+	}
+	go s.pruneLoop(ctx)
 	addr := ln.Addr().String()
 	s.addr.Store(&addr)
 	errc := make(chan error, 1)
@@ -265,7 +294,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return errors.Join(err, s.db.Close())
+	return errors.Join(err, s.Close())
 }
 
 // ListenAndServe listens on the configured address and serves.
@@ -277,8 +306,20 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Close releases the database when Serve was never called.
-func (s *Server) Close() error { return s.db.Close() }
+// Close flushes the audit trail and closes the database; Serve calls it on
+// the way out, call it yourself when Serve was never called.
+func (s *Server) Close() error {
+	s.audit.Close()
+	return s.db.Close()
+}
+
+// MetricsAddr returns the metrics listener's address, once it listens.
+func (s *Server) MetricsAddr() string {
+	if p := s.metricsAddr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
 
 func (s *Server) keepServerCertFresh(ctx context.Context) {
 	for {

@@ -15,6 +15,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -27,8 +28,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbound/certbound/ca"
+	"github.com/certbound/certbound/ca/catest"
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
+	"github.com/certbound/certbound/storage"
 )
 
 // Server is a running certbound server.
@@ -39,6 +43,7 @@ type Server struct {
 	Roots       *x509.CertPool
 	RootPEM     []byte
 	Fingerprint string // hex SHA-256 of the root
+	MetricsURL  string // http://<addr>/metrics when the config sets MetricsListen
 
 	offset atomic.Int64 // clock offset in nanoseconds
 	log    *lockedBuffer
@@ -51,6 +56,32 @@ type Option func(*server.Config)
 
 // WithConfig lets a test change any field of the configuration.
 func WithConfig(f func(*server.Config)) Option { return Option(f) }
+
+// WithCA makes the server use the CA c (copied into <data-dir>/ca before the
+// first start) instead of bootstrapping its own, so that c's failure
+// fixtures (ExpiredLeaf, TwoURISANsLeaf, ...) are signed by the server's own
+// intermediate. It must come before options that read the data dir.
+func WithCA(c *catest.CA) Option {
+	return func(cfg *server.Config) {
+		dst := filepath.Join(cfg.DataDir, server.CADir)
+		if err := os.MkdirAll(dst, 0o700); err != nil {
+			panic(fmt.Sprintf("servertest: %v", err))
+		}
+		for _, name := range []string{ca.RootCertFile, ca.RootKeyFile, ca.IntermediateCertFile, ca.IntermediateKeyFile} {
+			data, err := os.ReadFile(filepath.Join(c.Dir, name))
+			if err != nil {
+				panic(fmt.Sprintf("servertest: %v", err))
+			}
+			mode := os.FileMode(0o644)
+			if strings.HasSuffix(name, ".key") {
+				mode = 0o600
+			}
+			if err := os.WriteFile(filepath.Join(dst, name), data, mode); err != nil {
+				panic(fmt.Sprintf("servertest: %v", err))
+			}
+		}
+	}
+}
 
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -103,6 +134,9 @@ func (s *Server) start(t testing.TB, cfg server.Config) *Server {
 	t.Cleanup(func() { s.Stop(t) })
 
 	s.URL = "https://" + ln.Addr().String()
+	if a := srv.MetricsAddr(); a != "" {
+		s.MetricsURL = "http://" + a + "/metrics"
+	}
 	s.RootPEM = srv.Authority().RootPEM()
 	s.Fingerprint = srv.Authority().RootFingerprint()
 	s.Roots = x509.NewCertPool()
@@ -127,6 +161,31 @@ func (s *Server) Stop(t testing.TB) {
 	}
 }
 
+// DBPath is the server's database file.
+func (s *Server) DBPath() string { return filepath.Join(s.DataDir, server.DatabaseFile) }
+
+// OpenDB opens the server's database read-only, next to the running server;
+// it is closed when the test ends.
+func (s *Server) OpenDB(t testing.TB) *storage.DB {
+	t.Helper()
+	db, err := storage.OpenReadOnly(context.Background(), s.DBPath())
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Snapshot digests the server's database (storage.Snapshot).
+func (s *Server) Snapshot(t testing.TB, db *storage.DB) storage.Snapshot {
+	t.Helper()
+	snap, err := db.Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("servertest: snapshot: %v", err)
+	}
+	return snap
+}
+
 // Now is the server's clock: real time plus the offset set by Advance.
 func (s *Server) Now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
 
@@ -140,8 +199,21 @@ func (s *Server) Log() string { return s.log.String() }
 // certs (none when empty). Each call returns a client with its own
 // connections, so a different certificate means a different handshake.
 func (s *Server) HTTPClient(certs ...tls.Certificate) *http.Client {
+	return s.HTTPClientFrom("", certs...)
+}
+
+// HTTPClientFrom is HTTPClient with connections from the local address
+// localIP ("" for any): 127.0.0.2 and the like are other sources on the same
+// host, for per-source rate limits.
+func (s *Server) HTTPClientFrom(localIP string, certs ...tls.Certificate) *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if localIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
+	}
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: s.Roots, Certificates: certs, MinVersion: tls.VersionTLS12},
+		DialContext:         d.DialContext,
+		TLSClientConfig:     &tls.Config{RootCAs: s.Roots, Certificates: certs, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 64,
 	}}
 }
 
