@@ -85,7 +85,7 @@ func (ks *keySet) lookup(ctx context.Context, kid string) (publicKey, *Error) {
 		return k, nil
 	}
 	if ks.now().Sub(ks.lastAttempt) < ks.minRefresh {
-		return publicKey{}, invalidToken(ErrUnknownKey, nil)
+		return publicKey{}, invalidToken(ErrUnknownKey, errRateLimited)
 	}
 	if err := ks.fetchLocked(ctx); err != nil {
 		return publicKey{}, invalidToken(ErrUnknownKey, err)
@@ -194,7 +194,10 @@ func metadataURLs(issuer string) []string {
 	}
 }
 
-var errNotFound = errors.New("404 Not Found")
+var (
+	errNotFound    = errors.New("404 Not Found")
+	errRateLimited = errors.New("JWKS refetch skipped: the last fetch was less than MinRefreshInterval ago")
+)
 
 // fetch GETs a JSON document of at most maxDocumentBytes with status 200,
 // within fetchTimeout.
