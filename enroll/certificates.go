@@ -3,6 +3,7 @@ package enroll
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/certbound/certbound/certs"
@@ -19,16 +20,36 @@ type CertificateStore interface {
 // CertificateQuery selects issued certificates.
 type CertificateQuery struct {
 	ClientID   string
-	ActiveOnly bool   // valid now and not revoked
-	After      string // pagination cursor: the last serial of the previous page
-	Limit      int    // zero means 1000
+	ActiveOnly bool // valid now and not revoked
+	// State is "", "active", "expired" or "revoked"; "active" is ActiveOnly.
+	State string
+	// ExpiringWithin, when positive, keeps certificates whose NotAfter is
+	// within this long from now.
+	ExpiringWithin time.Duration
+	After          string // pagination cursor: the last serial of the previous page
+	Limit          int    // zero means 1000
 }
 
 // Certificates lists issued certificates.
 func (s *Service) Certificates(ctx context.Context, q CertificateQuery) ([]storage.Certificate, error) {
 	f := storage.CertificateFilter{ClientID: q.ClientID, After: q.After, Limit: q.Limit}
+	now := s.now()
+	switch q.State {
+	case "":
+	case "active":
+		q.ActiveOnly = true
+	case "expired":
+		f.ExpiredAt = now
+	case "revoked":
+		f.Revoked = true
+	default:
+		return nil, fmt.Errorf("%w: state must be active, expired or revoked", ErrInvalidRequest)
+	}
 	if q.ActiveOnly {
-		f.ActiveAt = s.now()
+		f.ActiveAt = now
+	}
+	if q.ExpiringWithin > 0 {
+		f.NotAfterBefore = now.Add(q.ExpiringWithin)
 	}
 	return s.inventory.ListCertificates(ctx, f)
 }

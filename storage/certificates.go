@@ -132,8 +132,14 @@ type CertificateFilter struct {
 	ClientID string
 	// ActiveAt, when set, keeps certificates valid at that instant and not revoked.
 	ActiveAt time.Time
-	After    string // keyset pagination: serials greater than this
-	Limit    int    // <= 0 means 1000
+	// ExpiredAt, when set, keeps certificates whose NotAfter is before it.
+	ExpiredAt time.Time
+	// Revoked keeps revoked certificates only.
+	Revoked bool
+	// NotAfterBefore, when set, keeps certificates expiring before it.
+	NotAfterBefore time.Time
+	After          string // keyset pagination: serials greater than this
+	Limit          int    // <= 0 means 1000
 }
 
 // ListCertificates returns the certificates matching f, ordered by serial.
@@ -147,6 +153,17 @@ func (db *DB) ListCertificates(ctx context.Context, f CertificateFilter) ([]Cert
 	if !f.ActiveAt.IsZero() {
 		where = append(where, "revoked_at IS NULL AND not_before <= ? AND not_after > ?")
 		args = append(args, unix(f.ActiveAt), unix(f.ActiveAt))
+	}
+	if !f.ExpiredAt.IsZero() {
+		where = append(where, "not_after <= ?")
+		args = append(args, unix(f.ExpiredAt))
+	}
+	if f.Revoked {
+		where = append(where, "revoked_at IS NOT NULL")
+	}
+	if !f.NotAfterBefore.IsZero() {
+		where = append(where, "not_after < ?")
+		args = append(args, unix(f.NotAfterBefore))
 	}
 	if f.After != "" {
 		where = append(where, "serial > ?")

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/csv"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -36,10 +38,13 @@ func newCertListCommand() *cobra.Command {
 		af       adminFlags
 		clientID string
 		active   bool
+		state    string
+		expiring time.Duration
+		output   string
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List issued certificates",
+		Short: "List issued certificates (filter by client, state, expiry; table, JSON or CSV)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := af.client()
@@ -52,6 +57,15 @@ func newCertListCommand() *cobra.Command {
 			}
 			if active {
 				q.Set("active", "true")
+			}
+			if state != "" {
+				q.Set("state", state)
+			}
+			if expiring > 0 {
+				q.Set("expiring_within", expiring.String())
+			}
+			if af.json {
+				output = "json"
 			}
 			var all []certificateView
 			for {
@@ -67,11 +81,17 @@ func newCertListCommand() *cobra.Command {
 				}
 				q.Set("after", page.Certificates[len(page.Certificates)-1].Serial)
 			}
-			if af.json {
+			switch output {
+			case "json":
 				if all == nil {
 					all = []certificateView{}
 				}
 				return printJSON(cmd.OutOrStdout(), all)
+			case "csv":
+				return writeCertificatesCSV(cmd.OutOrStdout(), all)
+			case "table":
+			default:
+				return fmt.Errorf("--output must be table, json or csv")
 			}
 			t := newTable(cmd.OutOrStdout(), "SERIAL", "CLIENT", "STATUS", "NOT AFTER")
 			for _, v := range all {
@@ -82,8 +102,36 @@ func newCertListCommand() *cobra.Command {
 	}
 	af.register(cmd)
 	cmd.Flags().StringVar(&clientID, "client", "", "only this client's certificates")
-	cmd.Flags().BoolVar(&active, "active", false, "only certificates valid now and not revoked")
+	cmd.Flags().BoolVar(&active, "active", false, "only certificates valid now and not revoked (same as --state active)")
+	cmd.Flags().StringVar(&state, "state", "", "only certificates in this state: active, expired or revoked")
+	cmd.Flags().DurationVar(&expiring, "expiring-within", 0, "only certificates that expire within this long (e.g. 24h)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table, json or csv")
 	return cmd
+}
+
+// writeCertificatesCSV exports the inventory for spreadsheets and audits.
+func writeCertificatesCSV(w io.Writer, list []certificateView) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"serial", "client_id", "status", "not_before", "not_after", "fingerprint_sha256",
+		"renewed_from", "superseded_by", "revoked_at", "revocation_reason"})
+	for _, v := range list {
+		revoked := ""
+		if v.RevokedAt != nil {
+			revoked = v.RevokedAt.UTC().Format(time.RFC3339)
+		}
+		_ = cw.Write([]string{v.Serial, v.ClientID, v.Status, v.NotBefore.UTC().Format(time.RFC3339),
+			v.NotAfter.UTC().Format(time.RFC3339), v.Fingerprint, v.RenewedFrom, v.SupersededBy, revoked, csvSafe(v.RevocationReason)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe defuses spreadsheet formula injection in free text (OWASP).
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func newCertRevokeCommand() *cobra.Command {

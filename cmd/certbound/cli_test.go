@@ -267,3 +267,40 @@ func TestServeHelpDocumentsEveryFlagWithItsDefault(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditListAndCertificateExport(t *testing.T) {
+	s := servertest.Start(t)
+	cli(t, s, false, "client", "create", "svc", "--scope", "a", "--audience", "aud")
+	token := strings.TrimSpace(cli(t, s, false, "enroll-token", "create", "--client", "svc"))
+	dir := filepath.Join(t.TempDir(), "id")
+	cli(t, nil, false, "enroll", "--server", s.URL, "--fingerprint", s.Fingerprint, "--token", token, "--out", dir)
+
+	deadline := time.Now().Add(10 * time.Second)
+	var out string
+	for time.Now().Before(deadline) {
+		out = cli(t, s, false, "audit", "list", "--client", "svc", "--since", "1h")
+		if strings.Contains(out, "certificate.issued") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"client.created", "enrollment_token.minted", "certificate.issued"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("audit list lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, token) {
+		t.Fatal("the enrollment token is in the audit trail")
+	}
+	csvOut := cli(t, s, false, "cert", "list", "--state", "active", "--expiring-within", "48h", "-o", "csv")
+	lines := strings.Split(strings.TrimSpace(csvOut), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "serial,client_id,status") || !strings.Contains(lines[1], ",svc,active,") {
+		t.Fatalf("csv export:\n%s", csvOut)
+	}
+	if got := cli(t, s, false, "cert", "list", "--state", "revoked", "--json"); strings.TrimSpace(got) != "[]" {
+		t.Fatalf("revoked filter: %s", got)
+	}
+	if got := cli(t, s, false, "cert", "list", "--expiring-within", "1h", "--json"); strings.TrimSpace(got) != "[]" {
+		t.Fatalf("expiry window filter: %s", got)
+	}
+}

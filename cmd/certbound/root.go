@@ -41,6 +41,7 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		newRenewCommand(),
 		newTokenCommand(),
 		newCertCommand(),
+		newAuditCommand(),
 		newBackupCommand(),
 		newRestoreCommand(),
 		newVersionCommand(),

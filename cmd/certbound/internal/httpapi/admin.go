@@ -95,6 +95,14 @@ func (a *API) listCertificates(c echo.Context) error {
 		}
 		q.ActiveOnly = b
 	}
+	q.State = c.QueryParam("state")
+	if v := c.QueryParam("expiring_within"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return badRequest(`expiring_within must be a positive duration such as "24h"`)
+		}
+		q.ExpiringWithin = d
+	}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {

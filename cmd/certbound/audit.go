@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type auditEvent struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Type      string    `json:"type"`
+	ClientID  string    `json:"client_id,omitempty"`
+	Serial    string    `json:"serial,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Remote    string    `json:"remote,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+}
+
+func newAuditCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Read the security audit trail"}
+	var (
+		af       adminFlags
+		since    string
+		clientID string
+		typ      string
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List audit events (certificates issued/renewed/revoked, tokens issued/refused, client changes, failed admin logins)",
+		Example: `  certbound audit list --since 24h
+  certbound audit list --client task-service --type token. --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{"limit": {"1000"}}
+			for k, v := range map[string]string{"since": since, "client_id": clientID, "type": typ} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			var all []auditEvent
+			for {
+				var page struct {
+					Events []auditEvent `json:"events"`
+				}
+				if err := c.do(cmd.Context(), "GET", "/v1/audit?"+q.Encode(), nil, &page); err != nil {
+					return err
+				}
+				all = append(all, page.Events...)
+				if len(page.Events) < 1000 {
+					break
+				}
+				q.Set("after", strconv.FormatInt(page.Events[len(page.Events)-1].ID, 10))
+			}
+			if af.json {
+				if all == nil {
+					all = []auditEvent{}
+				}
+				return printJSON(cmd.OutOrStdout(), all)
+			}
+			t := newTable(cmd.OutOrStdout(), "TIME", "EVENT", "CLIENT", "SERIAL", "REASON", "FROM")
+			for _, e := range all {
+				t.row(e.At.Local().Format(time.RFC3339), e.Type, e.ClientID, e.Serial, e.Reason, e.Remote)
+			}
+			return t.flush()
+		},
+	}
+	af.register(list)
+	list.Flags().StringVar(&since, "since", "", `only events newer than this: a duration ("24h") or an RFC 3339 time`)
+	list.Flags().StringVar(&clientID, "client", "", "only this client's events")
+	list.Flags().StringVar(&typ, "type", "", `only this event type, or a prefix ending in "." ("token.")`)
+	cmd.AddCommand(list)
+	return cmd
+}
