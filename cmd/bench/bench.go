@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/certbound/certbound/cmd/bench/internal/fixture"
+	"github.com/certbound/certbound/cmd/bench/internal/floor"
+	"github.com/certbound/certbound/cmd/bench/internal/load"
+	"github.com/certbound/certbound/cmd/bench/internal/proc"
+)
+
+// Sections of the report.
+const (
+	smallDB = "small"
+	scaleDB = "scale"
+)
+
+// Path names and the primitives each one's floor is made of.
+var paths = []struct {
+	name  string
+	floor []string
+}{
+	{pathEnroll, []string{floor.CSR, floor.Leaf, floor.SHA256}},
+	{pathRenew, []string{floor.Chain, floor.CSR, floor.Leaf, floor.SHA256}},
+	{pathRenewTLS, []string{floor.FullTLS, floor.Chain, floor.CSR, floor.Leaf, floor.SHA256}},
+	{pathTokenKA, []string{floor.ES256Sign}},
+	{pathTokenFull, []string{floor.FullTLS, floor.Chain, floor.ES256Sign}},
+	{pathTokenResumed, []string{floor.ResumedTLS, floor.Chain, floor.ES256Sign}},
+	{pathVerify, []string{floor.ES256Verify}},
+}
+
+const (
+	pathEnroll       = "enrollment, keep-alive HTTPS"
+	pathRenew        = "renewal, keep-alive mTLS"
+	pathRenewTLS     = "renewal, new mTLS connection each"
+	pathTokenKA      = "token, keep-alive mTLS"
+	pathTokenFull    = "token, full TLS handshake each"
+	pathTokenResumed = "token, resumed TLS each"
+	pathVerify       = "verification at a resource server"
+)
+
+func floorOf(path string) []string {
+	for _, p := range paths {
+		if p.name == path {
+			return p.floor
+		}
+	}
+	return nil
+}
+
+// tokenClients is how many clients the token loads spread over; with the
+// enrollment and renewal clients the small database holds ten.
+const tokenClients = 8
+
+type bench struct {
+	cfg    config
+	rep    *report
+	floors floor.Floors
+}
+
+// env is one running server and what the loads use against it.
+type env struct {
+	section string
+	srv     *proc.Server
+	admin   *fixture.Admin
+	ids     []tls.Certificate // one identity per token client
+	names   []string          // their client ids
+	renew   []tls.Certificate // unrenewed identities of bench-renew
+}
+
+func (b *bench) all(ctx context.Context) error {
+	b.rep.Machine = machineInfo(b.cfg.binary)
+	log.Printf("measuring the floor (%v per primitive)", b.cfg.floorDur)
+	floors, err := floor.Measure(ctx, b.cfg.floorDur)
+	if err != nil {
+		return err
+	}
+	b.floors, b.rep.Floors = floors, floors
+
+	dir := filepath.Join(b.cfg.work, "small")
+	e, err := b.start(ctx, smallDB, dir, "first start, empty data dir (creates the CA)")
+	if err != nil {
+		return err
+	}
+	if err := b.setup(ctx, e); err != nil {
+		e.stop()
+		return err
+	}
+	err = b.runPaths(ctx, e, true)
+	e.stop()
+	if err != nil {
+		return err
+	}
+	if err := b.restart(ctx, smallDB, dir, "restart, small database"); err != nil {
+		return err
+	}
+	b.rep.dbSize(smallDB, dir)
+
+	if !b.cfg.steps["scale"] {
+		return nil
+	}
+	dir = filepath.Join(b.cfg.work, "scale")
+	e, err = b.start(ctx, scaleDB, dir, "")
+	if err != nil {
+		return err
+	}
+	e.stop()
+	t0 := time.Now()
+	if err := seed(ctx, filepath.Join(dir, "certbound.db"), b.cfg.clients-10, b.cfg.certs); err != nil {
+		return err
+	}
+	b.rep.SeedTime = time.Since(t0)
+	e, err = b.start(ctx, scaleDB, dir, fmt.Sprintf("start, %d clients / %d certificates", b.cfg.clients, b.cfg.certs))
+	if err != nil {
+		return err
+	}
+	if err := b.setup(ctx, e); err != nil {
+		e.stop()
+		return err
+	}
+	err = b.runPaths(ctx, e, false)
+	e.stop()
+	b.rep.dbSize(scaleDB, dir)
+	return err
+}
+
+func (b *bench) serverArgs() []string {
+	// The rate limits (100 enrollments/s per address, 100 tokens/s per
+	// client by default) would otherwise be what the loads measure; the
+	// auth-failure limit holds a token per in-flight request of an address
+	// (burst 20), so more than 20 concurrent requests from 127.0.0.1 would
+	// get 429 although none fails.
+	return []string{"--rate-limit-enroll", "0", "--rate-limit-token", "0", "--rate-limit-auth-failures", "0",
+		"--log-level", b.cfg.logLevel}
+}
+
+func (b *bench) start(ctx context.Context, section, dir, label string) (*env, error) {
+	srv, err := proc.Start(ctx, proc.Config{Binary: b.cfg.binary, DataDir: dir, Args: b.serverArgs()})
+	if err != nil {
+		return nil, err
+	}
+	if label != "" {
+		b.rep.Starts = append(b.rep.Starts, startTime{label, srv.Started})
+	}
+	log.Printf("%s: certbound serve (pid %d) healthy after %v", section, srv.Pid, srv.Started.Round(time.Millisecond))
+	return &env{section: section, srv: srv, admin: fixture.NewAdmin(srv)}, nil
+}
+
+func (b *bench) restart(ctx context.Context, section, dir, label string) error {
+	e, err := b.start(ctx, section, dir, label)
+	if err != nil {
+		return err
+	}
+	e.stop()
+	return nil
+}
+
+func (e *env) stop() {
+	e.admin.Close()
+	if err := e.srv.Stop(); err != nil {
+		log.Printf("%s: %v", e.section, err)
+	}
+}
+
+// setup registers the ten clients of the loads and enrolls one identity for
+// each token client and a first batch for renewal.
+func (b *bench) setup(ctx context.Context, e *env) error {
+	for i := range tokenClients {
+		id := fmt.Sprintf("bench-tok-%d", i)
+		if err := e.admin.CreateClient(ctx, id); err != nil {
+			return err
+		}
+		ids, err := e.admin.Identities(ctx, id, 1)
+		if err != nil {
+			return err
+		}
+		e.ids, e.names = append(e.ids, ids[0]), append(e.names, id)
+	}
+	for _, id := range []string{enrollClient, renewClient} {
+		if err := e.admin.CreateClient(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const (
+	enrollClient = "bench-enroll"
+	renewClient  = "bench-renew"
+)
+
+func (b *bench) runPaths(ctx context.Context, e *env, small bool) error {
+	type step struct {
+		name string
+		path string
+		run  func(context.Context, *env, int) (load.Result, error)
+	}
+	var steps []step
+	if b.cfg.steps["token"] {
+		steps = append(steps,
+			step{"token", pathTokenKA, b.tokenKeepAlive},
+			step{"token", pathTokenFull, b.tokenFresh(false)},
+			step{"token", pathTokenResumed, b.tokenFresh(true)})
+	}
+	if b.cfg.steps["enroll"] {
+		steps = append(steps, step{"enroll", pathEnroll, b.enroll})
+	}
+	if small && b.cfg.steps["renew"] {
+		steps = append(steps, step{"renew", pathRenew, b.renew(false)}, step{"renew", pathRenewTLS, b.renew(true)})
+	}
+	for _, s := range steps {
+		for _, c := range b.cfg.conc {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			log.Printf("%s: %s, C=%d", e.section, s.path, c)
+			stopPerf := b.perf(e, fmt.Sprintf("%s-%s-c%d", e.section, s.name, c), s.path)
+			res, err := s.run(ctx, e, c)
+			stopPerf()
+			if err != nil {
+				return fmt.Errorf("%s C=%d: %w", s.path, c, err)
+			}
+			b.rep.add(e.section, s.path, c, res, b.floors.Sum(floorOf(s.path)...))
+		}
+		if s.path == pathTokenKA && small && b.cfg.steps["verify"] {
+			log.Printf("%s: %s", e.section, pathVerify)
+			res, err := b.verify(ctx, e)
+			if err != nil {
+				return fmt.Errorf("%s: %w", pathVerify, err)
+			}
+			b.rep.add(e.section, pathVerify, 0, res, b.floors.Sum(floorOf(pathVerify)...))
+		}
+	}
+	return nil
+}
+
+// perf starts `perf record` on the server when -perf is set and returns the
+// function that stops it.
+func (b *bench) perf(e *env, file, path string) func() {
+	if b.cfg.perfDir == "" {
+		return func() {}
+	}
+	out := filepath.Join(b.cfg.perfDir, file+".data")
+	cmd := exec.Command("perf", "record", "-F", "997", "-g", "-p", fmt.Sprint(e.srv.Pid), "-o", out)
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if err := cmd.Start(); err != nil {
+		log.Printf("perf: %v", err)
+		return func() {}
+	}
+	time.Sleep(200 * time.Millisecond) // let perf attach
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+		log.Printf("perf profile of %q: %s", path, out)
+	}
+}
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
