@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string) int {
 		}
 	}()
 
-	client, err := tasks.New(tasks.Config{Server: idf.Server, ClientID: *clientID, EventsURL: *calendar + "/events", Renewer: r})
+	client, err := tasks.New(tasks.Config{Server: idf.Server, ClientID: *clientID, EventsURL: strings.TrimRight(*calendar, "/") + "/events", Renewer: r})
 	if err != nil {
 		log.Error("configuration", "err", err)
 		return 1

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/tokenex/verify"
@@ -84,7 +85,7 @@ func New(log *slog.Logger) *Service {
 func (s *Service) Handler(v *verify.Verifier) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.Use(s.logRefusals)
+	e.Use(s.logRefusals, middleware.BodyLimit("64K"))
 	e.GET("/health", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})

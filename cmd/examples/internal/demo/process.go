@@ -101,28 +101,30 @@ type Server struct {
 	Roots       *x509.CertPool
 	Fingerprint string // hex SHA-256 of the root
 	Args        []string
+
+	client *http.Client // trusts Roots; set with them
 }
 
 // StartServer starts `certbound serve` on dataDir (created by the server on
-// first start) and a free port of 127.0.0.1, and waits until it answers
-// GET /v1/health.
-func StartServer(ctx context.Context, bin, dataDir, logPath string) (*Server, error) {
+// first start) and a free port of 127.0.0.1, with extra flags added, and
+// waits until it answers GET /v1/health.
+func StartServer(ctx context.Context, bin, dataDir, logPath string, extra ...string) (*Server, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s := &Server{Bin: bin, URL: "https://" + addr, DataDir: dataDir, RootFile: filepath.Join(dataDir, "ca", "root.crt")}
-	s.Args = []string{"serve", "--data-dir", dataDir, "--listen", addr, "--issuer", s.URL}
+	s.Args = append([]string{"serve", "--data-dir", dataDir, "--listen", addr, "--issuer", s.URL}, extra...)
 	s.Process, err = StartProcess("certbound", logPath, bin, s.Args, nil)
 	if err != nil {
 		return nil, err
 	}
 	err = waitFor(ctx, s.Process, 30*time.Second, func() bool {
-		if s.Roots == nil && s.loadRoot() != nil {
+		if s.client == nil && s.loadRoot() != nil {
 			return false
 		}
-		return healthy(ctx, s.Client(), s.URL+"/v1/health")
+		return healthy(ctx, s.client, s.URL+"/v1/health")
 	})
 	if err != nil {
 		s.Stop()
@@ -143,16 +145,15 @@ func (s *Server) loadRoot() error {
 	pool := x509.NewCertPool()
 	pool.AddCert(roots[0])
 	s.Roots, s.Fingerprint = pool, certs.Fingerprint(roots[0].Raw)
+	s.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}
 	return nil
 }
 
 // Client returns an HTTPS client that trusts certbound's root and presents
 // no certificate.
-func (s *Server) Client() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: s.Roots, MinVersion: tls.VersionTLS12},
-	}}
-}
+func (s *Server) Client() *http.Client { return s.client }
 
 // Env is the environment that points the certbound CLI at this server and
 // its data dir (for the admin key and the root to trust).

@@ -24,10 +24,10 @@ import (
 
 // startServer starts `certbound serve` from bin on a fresh data dir and stops
 // it when the test ends.
-func startServer(t *testing.T, bin string) *demo.Server {
+func startServer(t *testing.T, bin string, flags ...string) *demo.Server {
 	t.Helper()
 	dir := t.TempDir()
-	srv, err := demo.StartServer(context.Background(), filepath.Join(bin, "certbound"), filepath.Join(dir, "data"), filepath.Join(dir, "certbound.log"))
+	srv, err := demo.StartServer(context.Background(), filepath.Join(bin, "certbound"), filepath.Join(dir, "data"), filepath.Join(dir, "certbound.log"), flags...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,11 @@ func TestScenarioRefusals(t *testing.T) {
 			if res.Status != tc.want {
 				t.Fatalf("got %d %s, want %d", res.Status, res.Body, tc.want)
 			}
-			if got := res.Header.Get("WWW-Authenticate"); !strings.Contains(got, tc.challenge) {
+			got := res.Header.Get("WWW-Authenticate")
+			if tc.token.IsZero() && got != tc.challenge { // RFC 6750 §3.1: no error code without a token
+				t.Fatalf("challenge %q, want exactly %q", got, tc.challenge)
+			}
+			if !strings.Contains(got, tc.challenge) {
 				t.Fatalf("challenge %q, want it to contain %q", got, tc.challenge)
 			}
 		})
