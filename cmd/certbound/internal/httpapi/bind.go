@@ -49,6 +49,9 @@ func decodeJSON(body []byte, v any, strict bool) error {
 	if !utf8.Valid(body) {
 		return badRequest("request body is not valid UTF-8")
 	}
+	if err := noDuplicateKeys(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {
 		dec.DisallowUnknownFields()
@@ -60,6 +63,62 @@ func decodeJSON(body []byte, v any, strict bool) error {
 		return badRequest("unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// maxJSONDepth bounds the nesting noDuplicateKeys follows; certbound's
+// bodies are two levels deep.
+const maxJSONDepth = 32
+
+// noDuplicateKeys refuses a JSON text in which an object has the same member
+// twice (RFC 8259 §4 leaves the meaning open; encoding/json keeps the last,
+// another parser in front of certbound might keep the first). It also bounds
+// the nesting. Syntax errors are left to the decoder that follows.
+func noDuplicateKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string token in this object is a key
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // EOF or a syntax error: the decoder reports it
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].key = true
+				}
+				if len(stack) >= maxJSONDepth {
+					return badRequest("request body is nested too deeply")
+				}
+				stack = append(stack, frame{object: d == '{', keys: map[string]bool{}, key: true})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].key = true
+				}
+			}
+			continue
+		}
+		if len(stack) == 0 || !stack[len(stack)-1].object {
+			continue
+		}
+		top := &stack[len(stack)-1]
+		if top.key {
+			k, _ := tok.(string)
+			if top.keys[k] {
+				return badRequest("a member appears twice in a JSON object")
+			}
+			top.keys[k] = true
+			top.key = false
+		} else {
+			top.key = true
+		}
+	}
 }
 
 // jsonProblem describes a decoding error without echoing the input.

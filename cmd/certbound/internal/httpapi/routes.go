@@ -32,16 +32,18 @@ func (a *API) routes(e *echo.Echo) {
 	e.POST("/recipe/oauth/clients", a.seedCreateClient, auth, a.requireAdmin)
 	e.POST("/auth/oauth/token", a.seedToken, auth)
 
-	// Admin API (SPEC §6), authenticated by an admin key.
-	admin := e.Group("/v1", auth, a.requireAdmin)
-	admin.POST("/clients", a.createClient)
-	admin.GET("/clients", a.listClients)
-	admin.GET("/clients/:id", a.getClient)
-	admin.PATCH("/clients/:id", a.patchClient)
-	admin.DELETE("/clients/:id", a.deleteClient)
-	admin.POST("/clients/:id/enrollment-tokens", a.createEnrollToken)
-	admin.GET("/certificates", a.listCertificates)
-	admin.POST("/certificates/:serial/revoke", a.revokeCertificate)
-	admin.POST("/keys/rotate", a.rotateKeys)
-	admin.GET("/audit", a.listAudit)
+	// Admin API (SPEC §6), authenticated by an admin key. Per route, not an
+	// echo Group: a Group's middleware also guards every unknown path under
+	// its prefix, which would answer 401 where 404 or 405 is right.
+	admin := []echo.MiddlewareFunc{auth, a.requireAdmin}
+	e.POST("/v1/clients", a.createClient, admin...)
+	e.GET("/v1/clients", a.listClients, admin...)
+	e.GET("/v1/clients/:id", a.getClient, admin...)
+	e.PATCH("/v1/clients/:id", a.patchClient, admin...)
+	e.DELETE("/v1/clients/:id", a.deleteClient, admin...)
+	e.POST("/v1/clients/:id/enrollment-tokens", a.createEnrollToken, admin...)
+	e.GET("/v1/certificates", a.listCertificates, admin...)
+	e.POST("/v1/certificates/:serial/revoke", a.revokeCertificate, admin...)
+	e.POST("/v1/keys/rotate", a.rotateKeys, admin...)
+	e.GET("/v1/audit", a.listAudit, admin...)
 }

@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// fakeClock is a settable clock, safe for concurrent use.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestLimiterBurstRefillAndKeys(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	l := newLimiter(10, 0, clk.Now) // burst 10
+	for i := range 10 {
+		if ok, _ := l.allow("a"); !ok {
+			t.Fatalf("request %d of the burst refused", i)
+		}
+	}
+	ok, wait := l.allow("a")
+	if ok || wait <= 0 || wait > 100*time.Millisecond {
+		t.Fatalf("11th request: ok=%v wait=%v, want refused with wait <= 100ms", ok, wait)
+	}
+	if ok, _ := l.allow("b"); !ok {
+		t.Fatal("another key shares the bucket")
+	}
+	clk.Advance(100 * time.Millisecond)
+	if ok, _ := l.allow("a"); !ok {
+		t.Fatal("no refill after 1/rate")
+	}
+	if newLimiter(0, 0, clk.Now) != nil || newLimiter(-1, 0, clk.Now) != nil {
+		t.Fatal("a zero or negative rate must mean no limiter")
+	}
+}
+
+func TestLimiterForgetsIdleBuckets(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	l := newLimiter(1, 0, clk.Now)
+	for i := range 1000 {
+		l.allow(strings.Repeat("k", i%50) + string(rune('a'+i%26)))
+	}
+	clk.Advance(2 * idleAfter)
+	l.allow("fresh")
+	l.mu.Lock()
+	n := len(l.buckets)
+	l.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d buckets kept after they idled, want 1", n)
+	}
+}
+
+func TestFailureLimiterHoldsATokenPerRequestInFlight(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	f := newFailureLimiter(10, clk.Now) // burst 20
+	// 20 requests may be in flight at once; the 21st waits, even though none
+	// has failed yet: parallel guesses cannot outrun the count.
+	for i := range 20 {
+		if ok, _ := f.reserve("src"); !ok {
+			t.Fatalf("request %d refused", i)
+		}
+	}
+	if ok, wait := f.reserve("src"); ok || wait <= 0 {
+		t.Fatalf("21st concurrent request: ok=%v wait=%v", ok, wait)
+	}
+	// Successes give their tokens back; failures keep them.
+	for range 10 {
+		f.refund("src")
+	}
+	for i := range 10 {
+		if ok, _ := f.reserve("src"); !ok {
+			t.Fatalf("request %d after refunds refused", i)
+		}
+	}
+	if ok, _ := f.reserve("src"); ok {
+		t.Fatal("more tokens than refunded")
+	}
+	if ok, _ := f.reserve("other"); !ok {
+		t.Fatal("another source is limited too")
+	}
+	clk.Advance(time.Second) // 10 tokens back
+	for i := range 10 {
+		if ok, _ := f.reserve("src"); !ok {
+			t.Fatalf("request %d after a second refused", i)
+		}
+	}
+	if ok, _ := f.reserve("src"); ok {
+		t.Fatal("refilled beyond the rate")
+	}
+	// Refunds never exceed the burst.
+	for range 100 {
+		f.refund("other")
+	}
+	for i := range 21 {
+		ok, _ := f.reserve("other")
+		if ok != (i < 20) {
+			t.Fatalf("other request %d: ok=%v", i, ok)
+		}
+	}
+}
+
+func TestSourceKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":                "192.0.2.1",
+		"2001:db8:1:2:3:4:5:6":     "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1":     "2001:db8:1:2::/64",
+		"::ffff:192.0.2.1":         "::ffff:192.0.2.1",
+		"not an address":           "not an address",
+		"2001:db8:1:3:0:0:0:1":     "2001:db8:1:3::/64",
+		"fe80::1":                  "fe80::/64",
+		"2001:0db8:0001:0002::abc": "2001:db8:1:2::/64",
+	} {
+		if got := sourceKey(in); got != want {
+			t.Errorf("sourceKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClientRateLimit(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	if ClientRateLimit(0, clk.Now) != nil {
+		t.Fatal("rate 0 must turn the limit off (nil hook)")
+	}
+	admit := ClientRateLimit(5, clk.Now)
+	for i := range 5 {
+		if err := admit("a"); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	err := admit("a")
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
+		t.Fatalf("6th request: %v, want a RateLimitError with a wait", err)
+	}
+	if err := admit("b"); err != nil {
+		t.Fatalf("another client: %v", err)
+	}
+	if ae := classify(err); ae.Status != 429 || ae.RetryAfter != rl.RetryAfter {
+		t.Fatalf("classified as %+v", ae)
+	}
+}
+
+func TestNoDuplicateKeys(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		ok   bool
+	}{
+		{`{"a":1,"b":2}`, true},
+		{`{"a":{"a":1},"b":[{"a":1},{"a":2}]}`, true},
+		{`[{"a":1},{"a":1}]`, true},
+		{`{"a":"b","b":"a"}`, true},
+		{`{"a":1,"a":2}`, false},
+		{`{"a":{"x":1,"x":2}}`, false},
+		{`{"a":[{"x":1,"y":{"z":1,"z":1}}]}`, false},
+		{`{"a":{},"a":[]}`, false},
+		{`{"a":[1,2],"b":{"c":[3]},"a":0}`, false},
+		{`{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, false},
+		{`{"a":`, true}, // syntax errors are the decoder's to report
+	} {
+		err := noDuplicateKeys([]byte(tc.body))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.body, err)
+		}
+	}
+}
+
+func TestRecoverPanicAnswersJSON500(t *testing.T) {
+	var logBuf strings.Builder
+	a := &API{log: slog.New(slog.NewTextHandler(&lockedWriter{w: &logBuf}, nil)), now: time.Now}
+	e := echo.New()
+	e.HTTPErrorHandler = a.handleError
+	e.Use(a.requestLog, a.recoverPanic)
+	e.GET("/boom", func(echo.Context) error { panic("secret-looking value cbs_xyz") })
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"error":"server_error"`) {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+	if !strings.Contains(logBuf.String(), "handler panicked") || strings.Contains(logBuf.String(), "cbs_xyz") {
+		t.Fatalf("log: %s", logBuf.String())
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
