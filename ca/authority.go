@@ -31,8 +31,8 @@ type Config struct {
 }
 
 // Authority issues leaves from the intermediate and verifies client
-// certificates against the root. It is immutable after New and safe for
-// concurrent use.
+// certificates against the root. It is safe for concurrent use; its only
+// mutable state is the cache of verified chains (verifyCache).
 type Authority struct {
 	root         *x509.Certificate // never nil
 	intermediate *x509.Certificate // never nil; signed by root, cA, key == signer
@@ -48,6 +48,8 @@ type Authority struct {
 	trustDomain string           // valid SPIFFE trust domain
 	status      StatusSource     // never nil
 	now         func() time.Time // never nil
+
+	verified verifyCache // chains that verified, by leaf thumbprint
 }
 
 // New loads the CA in cfg.Dir. It never reads root.key: the root key can be

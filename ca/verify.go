@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/certbound/certbound/certs"
 )
@@ -72,50 +73,72 @@ var clientAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 //
 // Any other error comes from the StatusSource and is not a verdict on the
 // certificate. Call it on every request, also on resumed TLS sessions.
+//
+// Steps 2–4 depend only on the leaf's bytes, the Authority's trust anchors
+// and the time, so their verdict is cached by the leaf's SHA-256 for as long
+// as the time stays inside the chain's validity (see verifyCache): a
+// certificate presented again costs a hash, not a chain verification. Step 5
+// runs on every call.
 func (a *Authority) VerifyClient(ctx context.Context, chain []*x509.Certificate) (Peer, error) {
 	if len(chain) == 0 || chain[0] == nil {
 		return Peer{}, ErrNoClientCert
 	}
 	leaf := chain[0]
+	thumbprint := certs.X5tS256(leaf.Raw)
+	now := a.now()
+	v := a.verified.get(thumbprint)
+	if v == nil || !v.validAt(now) {
+		var err error
+		if v, err = a.verifyChain(leaf, now); err != nil {
+			a.verified.drop(thumbprint)
+			return Peer{}, err
+		}
+		a.verified.put(thumbprint, v)
+	}
+	revoked, err := a.status.CertificateRevoked(ctx, v.serial)
+	if err != nil {
+		return Peer{}, fmt.Errorf("ca: revocation status of %s: %w", v.serial, err)
+	}
+	if revoked {
+		return Peer{}, fmt.Errorf("%w: serial %s", ErrRevoked, v.serial)
+	}
+	disabled, err := a.status.ClientDisabled(ctx, v.id.ClientID)
+	if err != nil {
+		return Peer{}, fmt.Errorf("ca: status of client %s: %w", v.id.ClientID, err)
+	}
+	if disabled {
+		return Peer{}, fmt.Errorf("%w: %s", ErrClientDisabled, v.id.ClientID)
+	}
+	return Peer{id: v.id, leaf: leaf, serial: v.serial, thumbprint: thumbprint}, nil
+}
+
+// verifyChain runs steps 2–4 of VerifyClient at now.
+func (a *Authority) verifyChain(leaf *x509.Certificate, now time.Time) (*verified, error) {
 	if leaf.IsCA || leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
-		return Peer{}, fmt.Errorf("%w: a CA certificate is not a client certificate", ErrUntrusted)
+		return nil, fmt.Errorf("%w: a CA certificate is not a client certificate", ErrUntrusted)
 	}
 	if leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return Peer{}, fmt.Errorf("%w: key usage lacks digitalSignature", ErrUntrusted)
+		return nil, fmt.Errorf("%w: key usage lacks digitalSignature", ErrUntrusted)
 	}
-	_, err := leaf.Verify(x509.VerifyOptions{
+	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         a.roots,
 		Intermediates: a.intermediates,
-		CurrentTime:   a.now(),    // zero would mean time.Now
+		CurrentTime:   now,        // zero would mean time.Now
 		KeyUsages:     clientAuth, // empty would mean serverAuth
 	})
 	if err != nil {
 		if inv := (x509.CertificateInvalidError{}); errors.As(err, &inv) && inv.Reason == x509.Expired {
-			return Peer{}, fmt.Errorf("%w: %w: %w", ErrUntrusted, ErrExpired, err)
+			return nil, fmt.Errorf("%w: %w: %w", ErrUntrusted, ErrExpired, err)
 		}
-		return Peer{}, fmt.Errorf("%w: %w", ErrUntrusted, err)
+		return nil, fmt.Errorf("%w: %w", ErrUntrusted, err)
 	}
 	id, err := certs.IDFromCertificate(leaf)
 	if err != nil {
-		return Peer{}, fmt.Errorf("%w: %w", ErrIdentity, err)
+		return nil, fmt.Errorf("%w: %w", ErrIdentity, err)
 	}
 	if id.TrustDomain != a.trustDomain {
-		return Peer{}, fmt.Errorf("%w: trust domain %q, want %q", ErrIdentity, id.TrustDomain, a.trustDomain)
+		return nil, fmt.Errorf("%w: trust domain %q, want %q", ErrIdentity, id.TrustDomain, a.trustDomain)
 	}
-	serial := certs.SerialString(leaf.SerialNumber)
-	revoked, err := a.status.CertificateRevoked(ctx, serial)
-	if err != nil {
-		return Peer{}, fmt.Errorf("ca: revocation status of %s: %w", serial, err)
-	}
-	if revoked {
-		return Peer{}, fmt.Errorf("%w: serial %s", ErrRevoked, serial)
-	}
-	disabled, err := a.status.ClientDisabled(ctx, id.ClientID)
-	if err != nil {
-		return Peer{}, fmt.Errorf("ca: status of client %s: %w", id.ClientID, err)
-	}
-	if disabled {
-		return Peer{}, fmt.Errorf("%w: %s", ErrClientDisabled, id.ClientID)
-	}
-	return Peer{id: id, leaf: leaf, serial: serial, thumbprint: certs.X5tS256(leaf.Raw)}, nil
+	nb, na := chainWindow(chains[0])
+	return &verified{id: id, serial: certs.SerialString(leaf.SerialNumber), notBefore: nb, notAfter: na}, nil
 }

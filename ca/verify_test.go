@@ -94,7 +94,7 @@ func TestVerifyClient(t *testing.T) {
 }
 
 // TestVerifyClientAsksStatusEveryTime: revoking or disabling takes effect on
-// the next call; nothing is cached inside the Authority.
+// the next call; the cache of verified chains holds no status.
 func TestVerifyClientAsksStatusEveryTime(t *testing.T) {
 	c := catest.New(t)
 	cert, leaf := c.Leaf(t, "svc-a")
@@ -253,3 +253,46 @@ func TestVerifyClientOverTLS(t *testing.T) {
 }
 
 func must(cert tls.Certificate, _ *x509.Certificate) tls.Certificate { return cert }
+
+// TestVerifyClientCachesOnlySuccesses: a refused certificate is refused
+// every time it comes back, a verified one keeps verifying (from the
+// cache), and the cache never lends one certificate's verdict to another
+// with the same identity.
+func TestVerifyClientCachesOnlySuccesses(t *testing.T) {
+	c := catest.New(t)
+	foreign := catest.ForeignCA(t)
+	good := catest.PeerCertificates(t, must(c.Leaf(t, "svc-a")))
+	for _, tc := range []struct {
+		name  string
+		chain []*x509.Certificate
+		want  error
+	}{
+		{"reject/foreign-root-same-id", catest.PeerCertificates(t, must(foreign.Leaf(t, "svc-a"))), ca.ErrUntrusted},
+		{"reject/wrong-trust-domain", catest.PeerCertificates(t, must(c.WrongTrustDomainLeaf(t, "svc-a"))), ca.ErrIdentity},
+		{"reject/expired", catest.PeerCertificates(t, must(c.ExpiredLeaf(t, "svc-a"))), ca.ErrExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range 3 {
+				if _, err := c.Authority.VerifyClient(t.Context(), good); err != nil {
+					t.Fatalf("good certificate, round %d: %v", i, err)
+				}
+				if _, err := c.Authority.VerifyClient(t.Context(), tc.chain); !errors.Is(err, tc.want) {
+					t.Fatalf("round %d: %v, want %v", i, err, tc.want)
+				}
+			}
+		})
+	}
+	t.Run("accept/same-bytes-new-parse", func(t *testing.T) {
+		again, err := x509.ParseCertificate(good[0].Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.Authority.VerifyClient(t.Context(), []*x509.Certificate{again})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Certificate() != again || p.Thumbprint() != certs.X5tS256(again.Raw) || p.Serial() != certs.SerialString(again.SerialNumber) {
+			t.Fatalf("peer = %v %q %q, want the presented certificate's", p.Certificate(), p.Thumbprint(), p.Serial())
+		}
+	})
+}

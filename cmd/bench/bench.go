@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -222,7 +223,7 @@ func (b *bench) runPaths(ctx context.Context, e *env, small bool) error {
 				return err
 			}
 			log.Printf("%s: %s, C=%d", e.section, s.path, c)
-			stopPerf := b.perf(e, fmt.Sprintf("%s-%s-c%d", e.section, s.name, c), s.path)
+			stopPerf := b.perf(e, fmt.Sprintf("%s-%s-c%d", e.section, slug(s.path), c), s.path)
 			res, err := s.run(ctx, e, c)
 			stopPerf()
 			if err != nil {
@@ -261,6 +262,16 @@ func (b *bench) perf(e *env, file, path string) func() {
 		_ = cmd.Wait()
 		log.Printf("perf profile of %q: %s", path, out)
 	}
+}
+
+// slug turns a path name into a file name.
+func slug(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(strings.ReplaceAll(s, ", ", "-")))
 }
 
 func fileSize(path string) int64 {
