@@ -103,11 +103,11 @@ func (s *Service) logRefusals(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if st := c.Response().Status; st >= 400 {
 			caller := "no certificate"
-			if tls := c.Request().TLS; tls != nil && len(tls.PeerCertificates) > 0 {
-				if id, err := certs.IDFromCertificate(tls.PeerCertificates[0]); err == nil {
+			if cs := c.Request().TLS; cs != nil && len(cs.PeerCertificates) > 0 {
+				if id, err := certs.IDFromCertificate(cs.PeerCertificates[0]); err == nil {
 					caller = id.String()
 				} else {
-					caller = tls.PeerCertificates[0].Subject.String()
+					caller = cs.PeerCertificates[0].Subject.String()
 				}
 			}
 			s.log.Warn("refused", "method", c.Request().Method, "path", c.Path(), "status", st, "caller", caller,

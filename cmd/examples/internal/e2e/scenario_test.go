@@ -167,28 +167,28 @@ func TestScenario(t *testing.T) {
 }
 
 // TestScenarioRefusals covers the other doors of the calendar service: no
-// token, a token for another audience, and a token for the right audience
-// without the scope.
+// token, a token for another audience, a token for the right audience without
+// the scope, and a good token with a body the calendar cannot use.
 func TestScenarioRefusals(t *testing.T) {
-	bin := binaries(t)
-	srv := startServer(t, bin)
+	srv := startServer(t, binaries(t))
 	ctx := context.Background()
 
 	calID := enrollService(t, srv, "calendarservice", nil, "localhost")
+	writer := enrollService(t, srv, "eventwriter", []string{"--scope", "event.create", "--audience", "event"})
 	reader := enrollService(t, srv, "eventreader", []string{"--scope", "event.read", "--audience", "event"})
 	other := enrollService(t, srv, "reportservice", []string{"--scope", "report.read event.create", "--audience", "report"})
 	_, calURL := startCalendar(t, srv, calID)
 
-	tokenFor := func(t *testing.T, r *enrollclient.Renewer, id, scope, aud string) secret.Secret {
+	tokenFor := func(t *testing.T, r *enrollclient.Renewer, scope, aud string) secret.Secret {
 		t.Helper()
-		src, err := tokenclient.New(tokenclient.Config{TokenURL: srv.URL + "/oauth2/token", ClientID: id,
+		src, err := tokenclient.New(tokenclient.Config{TokenURL: srv.URL + "/oauth2/token", ClientID: r.Current().ID.ClientID,
 			Scopes: []string{scope}, Audience: aud, HTTPClient: r.HTTPClient(), Certificate: r.Leaf})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tok, err := src.TokenContext(ctx)
 		if err != nil {
-			t.Fatalf("token for %s: %v", id, err)
+			t.Fatalf("token for %s: %v", r.Current().ID, err)
 		}
 		return secret.FromString(tok.AccessToken)
 	}
@@ -197,15 +197,18 @@ func TestScenarioRefusals(t *testing.T) {
 		name      string
 		client    *http.Client
 		token     secret.Secret
+		event     tasks.Event
 		want      int
 		challenge string
 	}{
-		{"reject/no-token", reader.HTTPClient(), secret.Secret{}, http.StatusUnauthorized, `Bearer realm="calendar"`},
-		{"reject/other-audience", other.HTTPClient(), tokenFor(t, other, "reportservice", "event.create", "report"), http.StatusUnauthorized, `error="invalid_token"`},
-		{"reject/missing-scope", reader.HTTPClient(), tokenFor(t, reader, "eventreader", "event.read", "event"), http.StatusForbidden, `error="insufficient_scope"`},
+		{"reject/no-token", reader.HTTPClient(), secret.Secret{}, tasks.SeedEvent, http.StatusUnauthorized, `Bearer realm="calendar"`},
+		{"reject/other-audience", other.HTTPClient(), tokenFor(t, other, "event.create", "report"), tasks.SeedEvent, http.StatusUnauthorized, `error="invalid_token"`},
+		{"reject/missing-scope", reader.HTTPClient(), tokenFor(t, reader, "event.read", "event"), tasks.SeedEvent, http.StatusForbidden, `error="insufficient_scope"`},
+		{"reject/no-title", writer.HTTPClient(), tokenFor(t, writer, "event.create", "event"), tasks.Event{Date: "2025-03-25"}, http.StatusBadRequest, ""},
+		{"accept/writer", writer.HTTPClient(), tokenFor(t, writer, "event.create", "event"), tasks.SeedEvent, http.StatusCreated, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := tasks.PostEvent(ctx, tc.client, calURL+"/events", tc.token, tasks.SeedEvent)
+			res, err := tasks.PostEvent(ctx, tc.client, calURL+"/events", tc.token, tc.event)
 			if err != nil {
 				t.Fatal(err)
 			}
