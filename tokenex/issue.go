@@ -60,8 +60,9 @@ type Token struct {
 //
 // Refusals are *Error: unsupported_grant_type, invalid_request (missing
 // grant_type, two authentication methods, client_id mismatch),
-// invalid_client, unauthorized_client, invalid_scope, invalid_target. Any
-// other error is a server fault.
+// invalid_client, unauthorized_client, invalid_scope, invalid_target. An
+// error from Config.Admit is returned as it is. Any other error is a server
+// fault.
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*Token, error) {
 	switch req.GrantType {
 	case GrantClientCredentials:
@@ -73,6 +74,11 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*Token, err
 	caller, err := s.authenticate(ctx, req.ClientAuth)
 	if err != nil {
 		return nil, err
+	}
+	if s.admit != nil {
+		if err := s.admit(caller.ClientID); err != nil {
+			return nil, err
+		}
 	}
 	c := caller.client
 	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {

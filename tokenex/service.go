@@ -86,6 +86,12 @@ type Config struct {
 	// (RSA 3072). Zero means ES256. When the current stored key has another
 	// algorithm, New rotates to a key of this one.
 	SigningAlg string
+	// Admit, when set, is asked by IssueToken after the client has
+	// authenticated and before anything is signed; a non-nil error refuses
+	// the request and is returned unchanged (the edge's per-client rate
+	// limit, keyed on the AUTHENTICATED client so that nobody can use up
+	// another client's allowance by sending its client_id). Nil admits all.
+	Admit func(clientID string) error
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -99,8 +105,9 @@ type Service struct {
 	trustDomain string
 	defaultTTL  time.Duration // 0 < defaultTTL <= maxTTL
 	maxTTL      time.Duration
-	alg         string           // ES256 or RS256
-	now         func() time.Time // never nil
+	alg         string                      // ES256 or RS256
+	now         func() time.Time            // never nil
+	admit       func(clientID string) error // may be nil
 
 	keys      atomic.Pointer[keySet] // never nil after New; replaced whole, never mutated
 	reloadMu  sync.Mutex             // serialises Reload, so an older key set never replaces a newer one
@@ -127,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		maxTTL:      cmp.Or(cfg.MaxTokenTTL, MaxTokenTTL),
 		alg:         cmp.Or(cfg.SigningAlg, ES256),
 		now:         cfg.Now,
+		admit:       cfg.Admit,
 		dummyHash:   make([]byte, 32),
 	}
 	if s.now == nil {
