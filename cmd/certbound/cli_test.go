@@ -177,7 +177,9 @@ func TestEnrollPinsTheRootAndRenewRekeys(t *testing.T) {
 }
 
 func TestRenewWatchKeepsAShortLivedCertificateFresh(t *testing.T) {
-	s := servertest.Start(t, servertest.WithConfig(func(c *server.Config) { c.CertLifetime = 4 * time.Second }))
+	// 8-second certificates: renewal at about 5 s, two renewals in about 11 s,
+	// with room for a slow, loaded machine before a certificate expires.
+	s := servertest.Start(t, servertest.WithConfig(func(c *server.Config) { c.CertLifetime = 8 * time.Second }))
 	cli(t, s, false, "client", "create", "svc", "--scope", "a", "--audience", "aud")
 	token := strings.TrimSpace(cli(t, s, false, "enroll-token", "create", "--client", "svc"))
 	dir := filepath.Join(t.TempDir(), "id")
@@ -186,21 +188,23 @@ func TestRenewWatchKeepsAShortLivedCertificateFresh(t *testing.T) {
 
 	hookLog := filepath.Join(t.TempDir(), "hook.log")
 	cmd := exec.Command(binary, "renew", "--server", s.URL, "--dir", dir, "--watch", "--exec", "echo renewed >> "+hookLog)
-	var out bytes.Buffer
+	var out bytes.Buffer // written by the process until Wait returns; read only after
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	stop := func() { cmd.Process.Kill(); cmd.Wait() }
+	defer stop()
 
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for {
 		b, _ := os.ReadFile(hookLog)
 		if strings.Count(string(b), "renewed") >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no two renewals within 30s; output:\n%s", out.String())
+			stop()
+			t.Fatalf("no two renewals within 45s; output:\n%s", out.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -155,7 +155,7 @@ func TestRenewerHonoursRetryAfter(t *testing.T) {
 	_, renewed, errs := startRenewer(t, enrollclient.RenewerConfig{
 		Dir: id.Dir, Server: ws.URL, RetryMin: 20 * time.Millisecond, PollInterval: time.Hour,
 	})
-	waitRenewed(t, renewed, 3*time.Second)
+	waitRenewed(t, renewed, 15*time.Second) // an upper bound: a loaded CI machine is slow
 
 	var se *enrollclient.ServerError
 	select {
@@ -188,7 +188,7 @@ func TestRenewerBacksOff(t *testing.T) {
 	}
 	const retryMin = 100 * time.Millisecond
 	_, renewed, _ := startRenewer(t, enrollclient.RenewerConfig{Dir: id.Dir, Server: ws.URL, RetryMin: retryMin, PollInterval: time.Hour})
-	waitRenewed(t, renewed, 5*time.Second)
+	waitRenewed(t, renewed, 15*time.Second)
 
 	hits := ws.times("/v1/renew")
 	if len(hits) != 4 {
@@ -214,7 +214,7 @@ func TestRenewerAdoptsRenewalByAnotherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Renew: %v", err)
 	}
-	got := waitRenewed(t, renewed, 2*time.Second)
+	got := waitRenewed(t, renewed, 15*time.Second)
 	if got.Serial != other.Serial || r.Current().Serial != other.Serial {
 		t.Fatalf("Renewer serves %s, want %s", r.Current().Serial, other.Serial)
 	}
