@@ -90,7 +90,7 @@ func newClientCreateCommand() *cobra.Command {
 			if out.TLSClientAuthSANURI != "" {
 				fmt.Fprintf(w, "  certificate identity: %s\n", out.TLSClientAuthSANURI)
 			}
-			fmt.Fprintf(w, "  scope: %s\n  audience: %s\n", out.Scope, strings.Join(out.Audience, ", "))
+			fmt.Fprintf(w, "  scope: %s\n  audience: %s\n", orNone(out.Scope), orNone(strings.Join(out.Audience, ", ")))
 			if out.ClientSecret != "" {
 				fmt.Fprintf(w, "  client secret (shown once, store it now): %s\n", out.ClientSecret)
 			}
@@ -107,6 +107,13 @@ func newClientCreateCommand() *cobra.Command {
 	f.StringSliceVar(&selfSigned, "self-signed-cert", nil, "PEM file of a self-signed certificate (self_signed_tls_client_auth; repeatable)")
 	f.DurationVar(&ttl, "token-ttl", 0, "access token lifetime for this client (default 1h, at most 24h)")
 	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func asStrings(v any) []string {
@@ -180,7 +187,7 @@ func printClient(cmd *cobra.Command, asJSON bool, v clientView) error {
 	for _, tp := range v.Thumbprints {
 		fmt.Fprintf(w, "x5t#S256:   %s\n", tp)
 	}
-	fmt.Fprintf(w, "scope:      %s\naudience:   %s\n", v.Scope, strings.Join(v.Audience, ", "))
+	fmt.Fprintf(w, "scope:      %s\naudience:   %s\n", orNone(v.Scope), orNone(strings.Join(v.Audience, ", ")))
 	if v.AccessTokenTTL != 0 {
 		fmt.Fprintf(w, "token ttl:  %s\n", time.Duration(v.AccessTokenTTL)*time.Second)
 	}
