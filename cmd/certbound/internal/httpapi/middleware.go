@@ -27,7 +27,8 @@ const (
 // MaxBodyBytes is SPEC §3's request body limit.
 const MaxBodyBytes = 64 << 10
 
-var bodyLimit = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K"})
+// "64KiB", not "64K": echo reads "K" as 1000.
+var bodyLimit = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64KiB"})
 
 // requestLog gives each request an id and logs one line when it ends: method,
 // route, status, latency, client id and, for refusals, the non-secret reason.

@@ -182,7 +182,7 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	// so clone detection knows which certificates have been used.
 	peers := recordingAuthority{Authority: authority, verify: enrollSvc.RecordingVerifier(authority)}
 	tokens, err := tokenex.New(ctx, tokenex.Config{Issuer: cfg.Issuer, Store: s.db, Peers: peers,
-		TrustDomain: authority.TrustDomain(), Now: cfg.Now})
+		TrustDomain: authority.TrustDomain(), Admit: httpapi.ClientRateLimit(cfg.RateLimitToken, cfg.Now), Now: cfg.Now})
 	if err != nil {
 		return err
 	}
