@@ -118,6 +118,7 @@ func (db *DB) CountCertificates(ctx context.Context, now time.Time, window time.
 // before cutoff. Revoked ones go too: once expired, a certificate is refused
 // on its dates alone, and its revocation no longer matters.
 func (db *DB) PruneExpiredCertificates(ctx context.Context, cutoff time.Time) (int64, error) {
+	defer db.cache.invalidate()
 	res, err := db.write.ExecContext(ctx, `DELETE FROM certificates WHERE not_after < ?`, unix(cutoff))
 	if err != nil {
 		return 0, err

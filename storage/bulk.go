@@ -8,10 +8,9 @@ import (
 // ImportClients inserts many client records in one transaction with one
 // prepared statement: for loading a registry from elsewhere, and for the
 // benchmark suite's 100,000-client database. Any conflict (an existing id)
-// rolls the whole import back with ErrConflict. Run it before a server opens
-// the same file: a running server would not see the new clients in caches it
-// may hold.
+// rolls the whole import back with ErrConflict.
 func (db *DB) ImportClients(ctx context.Context, cs []Client) error {
+	defer db.cache.invalidate()
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO clients (`+clientColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -36,6 +35,7 @@ func (db *DB) ImportClients(ctx context.Context, cs []Client) error {
 // (see ImportClients). A duplicate serial or fingerprint rolls the whole
 // import back with ErrConflict.
 func (db *DB) ImportCertificates(ctx context.Context, cs []Certificate) error {
+	defer db.cache.invalidate()
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)

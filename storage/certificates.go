@@ -102,18 +102,28 @@ func (db *DB) GetCertificate(ctx context.Context, serial string) (Certificate, e
 
 // CertificateRevoked reports whether serial is revoked. An unknown serial is
 // reported as revoked: certbound never accepts a certificate it has no record of.
+// Answers for known serials come from the status cache when current.
 func (db *DB) CertificateRevoked(ctx context.Context, serial string) (bool, error) {
+	if revoked, ok := db.cache.revocation(serial); ok {
+		return revoked, nil
+	}
+	gen := db.cache.generation()
 	var revoked sql.NullInt64
 	err := db.read.QueryRowContext(ctx, `SELECT revoked_at FROM certificates WHERE serial = ?`, serial).Scan(&revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	}
-	return revoked.Valid, err
+	if err != nil {
+		return false, err
+	}
+	db.cache.putRevocation(serial, revoked.Valid, gen)
+	return revoked.Valid, nil
 }
 
 // RevokeCertificate marks serial revoked at now. Revoking a revoked
 // certificate keeps the first revocation and succeeds. Unknown → ErrNotFound.
 func (db *DB) RevokeCertificate(ctx context.Context, serial, reason string, now time.Time) (Certificate, error) {
+	defer db.cache.invalidate()
 	var cert Certificate
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, revocation_reason = ?

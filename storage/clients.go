@@ -59,6 +59,7 @@ func scanClient(row interface{ Scan(...any) error }) (Client, error) {
 
 // CreateClient inserts c. A client with the same ID → ErrConflict.
 func (db *DB) CreateClient(ctx context.Context, c Client) error {
+	defer db.cache.invalidate()
 	_, err := db.write.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, spaceList(c.Scopes), jsonList(c.Audiences), jsonList(c.GrantTypes), c.AuthMethod,
@@ -68,8 +69,17 @@ func (db *DB) CreateClient(ctx context.Context, c Client) error {
 }
 
 // GetClient returns the client with id, or ErrNotFound.
+// Served from the status cache when the record is there and current.
 func (db *DB) GetClient(ctx context.Context, id string) (Client, error) {
-	return scanClient(db.read.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	if c, ok := db.cache.client(id); ok {
+		return c, nil
+	}
+	gen := db.cache.generation()
+	c, err := scanClient(db.read.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	if err == nil {
+		db.cache.putClient(c, gen)
+	}
+	return c, err
 }
 
 // ListClients returns up to limit clients ordered by id, starting after the
@@ -98,6 +108,7 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]Clien
 // UpdateClient replaces the mutable fields of the client c.ID (everything
 // but ID and CreatedAt). ErrNotFound if there is none.
 func (db *DB) UpdateClient(ctx context.Context, c Client) error {
+	defer db.cache.invalidate()
 	res, err := db.write.ExecContext(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?,
 		grant_types = ?, auth_method = ?, san_uri = ?, thumbprints = ?, self_signed_pem = ?, secret_hash = ?,
 		access_token_ttl = ?, disabled = ?, updated_at = ? WHERE id = ?`,
@@ -110,6 +121,7 @@ func (db *DB) UpdateClient(ctx context.Context, c Client) error {
 // DeleteClient deletes the client, its unused enrollment tokens, and revokes
 // its unrevoked certificates (reason "client deleted"), in one transaction.
 func (db *DB) DeleteClient(ctx context.Context, id string, now time.Time) error {
+	defer db.cache.invalidate()
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 		if err := expectOne(res, err); err != nil {
@@ -124,13 +136,13 @@ func (db *DB) DeleteClient(ctx context.Context, id string, now time.Time) error 
 // ClientDisabled reports whether the client is disabled. An unknown client
 // (deleted, say) counts as disabled: a certificate outliving its client must
 // not authenticate.
+// It reads the record through GetClient, so the status cache serves it.
 func (db *DB) ClientDisabled(ctx context.Context, id string) (bool, error) {
-	var disabled bool
-	err := db.read.QueryRowContext(ctx, `SELECT disabled FROM clients WHERE id = ?`, id).Scan(&disabled)
-	if errors.Is(err, sql.ErrNoRows) {
+	c, err := db.GetClient(ctx, id)
+	if errors.Is(err, ErrNotFound) {
 		return true, nil
 	}
-	return disabled, err
+	return c.Disabled, err
 }
 
 // CountClients returns the number of clients.

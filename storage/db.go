@@ -20,6 +20,7 @@ type DB struct {
 	write *sql.DB // exactly one connection: SQLite has one writer anyway
 	read  *sql.DB // read-only pool
 	path  string
+	cache statusCache // clients and revocations, for the hot reads
 }
 
 // busyTimeout bounds how long a statement waits for a lock before SQLITE_BUSY.

@@ -16,6 +16,12 @@
 // with BEGIN IMMEDIATE, and a separate pool of read-only connections, so reads
 // never wait for the writer and writers never deadlock upgrading a lock.
 //
+// Caching (statuscache.go): GetClient, ClientDisabled and CertificateRevoked,
+// the reads every authenticated request makes, are answered from memory
+// while no write of this process that could change them (a client changed,
+// disabled or deleted; a certificate revoked or its record pruned) has
+// returned since they were read. The server is the database's only writer.
+//
 // Guarantees: the single-use operations (RedeemEnrollToken, RenewCertificate)
 // consume and record in one transaction, so a crash or an error in the
 // caller's issue function leaves nothing half done. The records are plain

@@ -1,0 +1,158 @@
+package storage_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/storagetest"
+)
+
+func importCert(t *testing.T, db *storage.DB, serial, clientID string, notAfter time.Time) {
+	t.Helper()
+	c := storage.Certificate{Serial: serial, ClientID: clientID, Fingerprint: "fp-" + serial, NotBefore: t0,
+		NotAfter: notAfter, CreatedAt: t0}
+	if err := db.ImportCertificates(context.Background(), []storage.Certificate{c}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStatusCacheSeesWrites: after a write returns, the cached reads answer
+// with what it wrote, whatever they cached before.
+func TestStatusCacheSeesWrites(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		write func(*testing.T, *storage.DB)
+		check func(*testing.T, *storage.DB)
+	}{
+		{"accept/update-client", func(t *testing.T, db *storage.DB) {
+			c, err := db.GetClient(ctx, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Scopes, c.Disabled = []string{"other"}, true
+			if err := db.UpdateClient(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, db *storage.DB) {
+			c, err := db.GetClient(ctx, "a")
+			if err != nil || len(c.Scopes) != 1 || c.Scopes[0] != "other" || !c.Disabled {
+				t.Fatalf("GetClient after UpdateClient: %+v, %v", c, err)
+			}
+			wantDisabled(t, db, "a", true)
+		}},
+		{"reject/disable-client", func(t *testing.T, db *storage.DB) {
+			if err := db.DisableClient(ctx, "a", t0); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, db *storage.DB) { wantDisabled(t, db, "a", true) }},
+		{"reject/delete-client", func(t *testing.T, db *storage.DB) {
+			if err := db.DeleteClient(ctx, "a", t0); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, db *storage.DB) {
+			wantDisabled(t, db, "a", true)
+			wantRevoked(t, db, "01", true)
+		}},
+		{"reject/revoke-certificate", func(t *testing.T, db *storage.DB) {
+			if _, err := db.RevokeCertificate(ctx, "01", "key compromise", t0); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, db *storage.DB) { wantRevoked(t, db, "01", true) }},
+		{"reject/prune-expired-record", func(t *testing.T, db *storage.DB) {
+			if _, err := db.PruneExpiredCertificates(ctx, t0.Add(48*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, db *storage.DB) { wantRevoked(t, db, "01", true) }}, // no record: never accepted
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := storagetest.Open(t)
+			newClient(t, db, "a")
+			importCert(t, db, "01", "a", t0.Add(24*time.Hour))
+			for range 2 { // the second round is served by the cache
+				wantDisabled(t, db, "a", false)
+				wantRevoked(t, db, "01", false)
+			}
+			tc.write(t, db)
+			tc.check(t, db)
+		})
+	}
+}
+
+func wantDisabled(t *testing.T, db *storage.DB, id string, want bool) {
+	t.Helper()
+	if got, err := db.ClientDisabled(context.Background(), id); err != nil || got != want {
+		t.Fatalf("ClientDisabled(%s) = %v, %v; want %v", id, got, err, want)
+	}
+}
+
+func wantRevoked(t *testing.T, db *storage.DB, serial string, want bool) {
+	t.Helper()
+	if got, err := db.CertificateRevoked(context.Background(), serial); err != nil || got != want {
+		t.Fatalf("CertificateRevoked(%s) = %v, %v; want %v", serial, got, err, want)
+	}
+}
+
+// TestStatusCacheHandsOutCopies: a caller that changes the record it got
+// changes nothing for the next one.
+func TestStatusCacheHandsOutCopies(t *testing.T) {
+	db := storagetest.Open(t)
+	newClient(t, db, "a")
+	for range 2 {
+		c, err := db.GetClient(context.Background(), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Scopes[0] != "event.create" || c.Audiences[0] != "event" {
+			t.Fatalf("record changed by an earlier caller: %+v", c)
+		}
+		c.Scopes[0], c.Audiences[0] = "tampered", "tampered"
+	}
+}
+
+// TestStatusCacheConcurrent: readers hammer the cached reads while a writer
+// flips the client's status; every read the writer makes after its write
+// returned sees that write.
+func TestStatusCacheConcurrent(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	newClient(t, db, "a")
+	importCert(t, db, "01", "a", t0.Add(24*time.Hour))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := db.ClientDisabled(ctx, "a"); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := db.CertificateRevoked(ctx, "01"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for i := range 50 {
+		c, err := db.GetClient(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Disabled = i%2 == 0
+		if err := db.UpdateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		wantDisabled(t, db, "a", c.Disabled)
+	}
+	close(stop)
+	wg.Wait()
+}
