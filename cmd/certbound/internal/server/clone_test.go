@@ -1,0 +1,136 @@
+package server_test
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+
+	"github.com/certbound/certbound/cmd/certbound/internal/server"
+	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
+	"github.com/certbound/certbound/enroll"
+)
+
+// cloneScene enrolls "svc" and renews once: first is the superseded
+// certificate, second its successor.
+type cloneScene struct {
+	s             *servertest.Server
+	first, second tls.Certificate
+	serials       [2]string
+}
+
+func newCloneScene(t *testing.T, action enroll.CloneAction) *cloneScene {
+	t.Helper()
+	s := servertest.Start(t, servertest.WithConfig(func(c *server.Config) { c.CloneAction = action }))
+	s.CreateClient(t, "svc", "a", "aud")
+	first, is1 := s.Enroll(t, s.MintToken(t, "svc"))
+	key := servertest.NewKey(t)
+	r := s.Do(t, s.HTTPClient(first), "POST", "/v1/renew", map[string]string{"csr": servertest.CSR(t, key)})
+	if r.Status != 201 {
+		t.Fatalf("renew: %d %s", r.Status, r.Body)
+	}
+	var is2 servertest.Issued
+	r.JSON(t, &is2)
+	return &cloneScene{s: s, first: first, second: servertest.Pair(t, is2.Chain, key), serials: [2]string{is1.Serial, is2.Serial}}
+}
+
+// renewFirst presents the superseded certificate again.
+func (c *cloneScene) renewFirst(t *testing.T) *servertest.Response {
+	t.Helper()
+	return c.s.Do(t, c.s.HTTPClient(c.first), "POST", "/v1/renew", map[string]string{"csr": servertest.CSR(t, servertest.NewKey(t))})
+}
+
+// token asks for a token with the successor; it also marks it used.
+func (c *cloneScene) token(t *testing.T) int {
+	t.Helper()
+	return c.s.Do(t, c.s.HTTPClient(c.second), "POST", "/oauth2/token", "grant_type=client_credentials&client_id=svc", formCT).Status
+}
+
+func (c *cloneScene) disabled(t *testing.T) bool {
+	t.Helper()
+	var cl struct {
+		Disabled bool `json:"disabled"`
+	}
+	c.s.Admin(t, "GET", "/v1/clients/svc", nil).JSON(t, &cl)
+	return cl.Disabled
+}
+
+func (c *cloneScene) checkRefusedAndLogged(t *testing.T, r *servertest.Response, disabled bool) {
+	t.Helper()
+	if r.Status != 403 || r.ErrorCode() != "access_denied" {
+		t.Fatalf("superseded certificate presented again: %d %s, want 403 access_denied", r.Status, r.Body)
+	}
+	var warn string
+	for _, line := range strings.Split(c.s.Log(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "possible cloned certificate") {
+			warn = line
+		}
+	}
+	for _, want := range []string{"client_id=svc", "serial=" + c.serials[0], "superseded_by=" + c.serials[1]} {
+		if !strings.Contains(warn, want) {
+			t.Fatalf("the clone warning lacks %q: %q", want, warn)
+		}
+	}
+	if want := "client_disabled=" + map[bool]string{true: "true", false: "false"}[disabled]; !strings.Contains(warn, want) {
+		t.Fatalf("the clone warning lacks %q: %q", want, warn)
+	}
+	if strings.Contains(c.s.Log(), c.s.AdminKey) {
+		t.Fatal("the admin key reached the log")
+	}
+	if got := c.disabled(t); got != disabled {
+		t.Fatalf("client disabled = %v, want %v", got, disabled)
+	}
+}
+
+func TestCloneRefuseNeverDisables(t *testing.T) {
+	c := newCloneScene(t, enroll.CloneRefuse)
+	if st := c.token(t); st != 200 {
+		t.Fatalf("successor token: %d", st)
+	}
+	c.checkRefusedAndLogged(t, c.renewFirst(t), false)
+	if st := c.token(t); st != 200 {
+		t.Fatalf("the successor stopped working under refuse: %d", st)
+	}
+}
+
+// The default: a lost renewal response (the successor was never used) is
+// only refused; once the successor is in use, presenting its predecessor
+// again disables the client until an admin re-enables it.
+func TestCloneDisableIfUsed(t *testing.T) {
+	c := newCloneScene(t, "") // the default
+	c.checkRefusedAndLogged(t, c.renewFirst(t), false)
+	if st := c.token(t); st != 200 {
+		t.Fatalf("after a lost-response retry the successor must work: %d", st)
+	}
+	c.checkRefusedAndLogged(t, c.renewFirst(t), true)
+	if st := c.token(t); st != 401 {
+		t.Fatalf("the successor of a cloned lineage still gets tokens: %d", st)
+	}
+	reenable(t, c)
+}
+
+func TestCloneDisableAlways(t *testing.T) {
+	c := newCloneScene(t, enroll.CloneDisable)
+	c.checkRefusedAndLogged(t, c.renewFirst(t), true)
+	if st := c.token(t); st != 401 {
+		t.Fatalf("a disabled client got a token: %d", st)
+	}
+	// Renewal with the successor is refused too while disabled.
+	r := c.s.Do(t, c.s.HTTPClient(c.second), "POST", "/v1/renew", map[string]string{"csr": servertest.CSR(t, servertest.NewKey(t))})
+	if r.Status != 401 {
+		t.Fatalf("a disabled client renewed: %d %s", r.Status, r.Body)
+	}
+	reenable(t, c)
+}
+
+func reenable(t *testing.T, c *cloneScene) {
+	t.Helper()
+	if r := c.s.Admin(t, "PATCH", "/v1/clients/svc", map[string]any{"disabled": false}); r.Status != 200 {
+		t.Fatalf("re-enable: %d %s", r.Status, r.Body)
+	}
+	if c.disabled(t) {
+		t.Fatal("still disabled after the admin re-enabled it")
+	}
+	if st := c.token(t); st != 200 {
+		t.Fatalf("after re-enabling, the successor gets no token: %d", st)
+	}
+}
