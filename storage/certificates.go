@@ -47,9 +47,8 @@ func scanCertificate(row interface{ Scan(...any) error }) (Certificate, error) {
 	return c, nil
 }
 
-func insertCertificate(ctx context.Context, tx *sql.Tx, c Certificate) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, '', ?)`,
+func (db *DB) insertCertificate(ctx context.Context, tx *sql.Tx, c Certificate) error {
+	_, err := db.txExec(ctx, tx, sqlInsertCert,
 		c.Serial, c.ClientID, c.Fingerprint, unix(c.NotBefore), unix(c.NotAfter),
 		sql.NullString{String: c.RenewedFrom, Valid: c.RenewedFrom != ""}, unix(c.CreatedAt))
 	return translate(err)
@@ -69,11 +68,11 @@ type RenewFunc func(old Certificate, client Client) (Certificate, error)
 func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, issue RenewFunc) (Certificate, error) {
 	var cert Certificate
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := scanCertificate(tx.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = ?`, oldSerial))
+		old, err := scanCertificate(db.txQueryRow(ctx, tx, sqlCertBySerial, oldSerial))
 		if err != nil {
 			return err
 		}
-		client, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, old.ClientID))
+		client, err := scanClient(db.txQueryRow(ctx, tx, sqlClientByID, old.ClientID))
 		if err != nil {
 			return err
 		}
@@ -81,11 +80,10 @@ func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, issue Rene
 			return err
 		}
 		cert.RenewedFrom = old.Serial
-		if err := insertCertificate(ctx, tx, cert); err != nil {
+		if err := db.insertCertificate(ctx, tx, cert); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE certificates SET superseded_by = ? WHERE serial = ? AND superseded_by IS NULL`,
-			cert.Serial, old.Serial)
+		res, err := db.txExec(ctx, tx, sqlSupersede, cert.Serial, old.Serial)
 		if err := expectOne(res, err); errors.Is(err, ErrNotFound) {
 			return ErrConflict
 		} else {

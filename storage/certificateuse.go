@@ -11,8 +11,7 @@ import (
 // authenticated a request, unless an earlier time is recorded. Unknown
 // serials are ignored: there is nothing to mark.
 func (db *DB) MarkCertificateUsed(ctx context.Context, serial string, now time.Time) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE certificates SET first_used_at = ?
-		WHERE serial = ? AND first_used_at IS NULL`, unix(now), serial)
+	_, err := db.writeExec(ctx, sqlMarkUsed, unix(now), serial)
 	return translate(err)
 }
 

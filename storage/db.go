@@ -20,7 +20,8 @@ type DB struct {
 	write *sql.DB // exactly one connection: SQLite has one writer anyway
 	read  *sql.DB // read-only pool
 	path  string
-	cache statusCache // clients and revocations, for the hot reads
+	cache statusCache          // clients and revocations, for the hot reads
+	stmts map[string]*sql.Stmt // prepared writer statements (stmts.go); nil when read-only
 }
 
 // busyTimeout bounds how long a statement waits for a lock before SQLITE_BUSY.
@@ -49,8 +50,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
+	if err := db.prepare(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("storage: prepare: %w", err)
+	}
 	read, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
+		db.closeStmts()
 		write.Close()
 		return nil, fmt.Errorf("storage: %w", err)
 	}
@@ -81,7 +87,7 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.read.Close(), db.write.Close())
+	return errors.Join(db.closeStmts(), db.read.Close(), db.write.Close())
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok").

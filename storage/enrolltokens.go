@@ -18,8 +18,7 @@ type EnrollToken struct {
 
 // InsertEnrollToken stores a new token. An unknown client → ErrNotFound.
 func (db *DB) InsertEnrollToken(ctx context.Context, t EnrollToken) error {
-	res, err := db.write.ExecContext(ctx, `INSERT INTO enroll_tokens (hash, client_id, dns_names, created_at, expires_at)
-		SELECT ?, id, ?, ?, ? FROM clients WHERE id = ?`,
+	res, err := db.writeExec(ctx, sqlInsertEnrollTok,
 		t.Hash, jsonList(t.DNSNames), unix(t.CreatedAt), unix(t.ExpiresAt), t.ClientID)
 	return expectOne(res, err)
 }
@@ -41,9 +40,7 @@ func (db *DB) RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time,
 		var tok EnrollToken
 		var dns string
 		var created, expires int64
-		err := tx.QueryRowContext(ctx, `UPDATE enroll_tokens SET used_at = ?
-			WHERE hash = ? AND used_at IS NULL AND expires_at > ?
-			RETURNING hash, client_id, dns_names, created_at, expires_at`,
+		err := db.txQueryRow(ctx, tx, sqlRedeemToken,
 			unix(now), hash, unix(now)).Scan(&tok.Hash, &tok.ClientID, &dns, &created, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
@@ -53,17 +50,17 @@ func (db *DB) RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time,
 		}
 		tok.DNSNames = fromJSONList(dns)
 		tok.CreatedAt, tok.ExpiresAt = fromUnix(created), fromUnix(expires)
-		client, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, tok.ClientID))
+		client, err := scanClient(db.txQueryRow(ctx, tx, sqlClientByID, tok.ClientID))
 		if err != nil {
 			return err
 		}
 		if cert, err = issue(tok, client); err != nil {
 			return err
 		}
-		if err := insertCertificate(ctx, tx, cert); err != nil {
+		if err := db.insertCertificate(ctx, tx, cert); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE enroll_tokens SET used_serial = ? WHERE hash = ?`, cert.Serial, hash)
+		_, err = db.txExec(ctx, tx, sqlTokenUsedSerial, cert.Serial, hash)
 		return err
 	})
 	return cert, err
