@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -75,6 +76,7 @@ type env struct {
 	ids     []tls.Certificate // one identity per token client
 	names   []string          // their client ids
 	renew   []tls.Certificate // unrenewed identities of bench-renew
+	meter   load.Meter        // srv, or srv under perf during the timed windows
 }
 
 func (b *bench) all(ctx context.Context) error {
@@ -152,7 +154,7 @@ func (b *bench) start(ctx context.Context, section, dir, label string) (*env, er
 		b.rep.Starts = append(b.rep.Starts, startTime{label, srv.Started})
 	}
 	log.Printf("%s: certbound serve (pid %d) healthy after %v", section, srv.Pid, srv.Started.Round(time.Millisecond))
-	return &env{section: section, srv: srv, admin: fixture.NewAdmin(srv)}, nil
+	return &env{section: section, srv: srv, admin: fixture.NewAdmin(srv), meter: srv}, nil
 }
 
 func (b *bench) restart(ctx context.Context, section, dir, label string) error {
@@ -226,6 +228,7 @@ func (b *bench) runPaths(ctx context.Context, e *env, small bool) error {
 			stopPerf := b.perf(e, fmt.Sprintf("%s-%s-c%d", e.section, slug(s.path), c), s.path)
 			res, err := s.run(ctx, e, c)
 			stopPerf()
+			e.meter = e.srv
 			if err != nil {
 				return fmt.Errorf("%s C=%d: %w", s.path, c, err)
 			}
@@ -243,26 +246,62 @@ func (b *bench) runPaths(ctx context.Context, e *env, small bool) error {
 	return nil
 }
 
-// perf starts `perf record` on the server when -perf is set and returns the
-// function that stops it.
+// perf starts `perf record` on the server when -perf is set, with its
+// events enabled only inside the timed windows (perf's control FIFO), and
+// returns the function that stops it.
 func (b *bench) perf(e *env, file, path string) func() {
 	if b.cfg.perfDir == "" {
 		return func() {}
 	}
 	out := filepath.Join(b.cfg.perfDir, file+".data")
-	cmd := exec.Command("perf", "record", "-F", "997", "-g", "-p", fmt.Sprint(e.srv.Pid), "-o", out)
-	cmd.Stdout, cmd.Stderr = nil, nil
+	ctl, ack := out+".ctl", out+".ack"
+	for _, f := range []string{ctl, ack} {
+		os.Remove(f)
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			log.Printf("perf: %v", err)
+			return func() {}
+		}
+	}
+	cmd := exec.Command("perf", "record", "-F", "997", "-g", "-p", fmt.Sprint(e.srv.Pid), "-o", out,
+		"-D", "-1", "--control", "fifo:"+ctl+","+ack)
 	if err := cmd.Start(); err != nil {
 		log.Printf("perf: %v", err)
 		return func() {}
 	}
-	time.Sleep(200 * time.Millisecond) // let perf attach
+	cw, err1 := os.OpenFile(ctl, os.O_WRONLY, 0)
+	ar, err2 := os.OpenFile(ack, os.O_RDONLY, 0)
+	if err := errors.Join(err1, err2); err != nil {
+		log.Printf("perf: %v", err)
+		_ = cmd.Process.Kill()
+		return func() {}
+	}
+	e.meter = &perfMeter{Meter: e.srv, ctl: cw, ack: ar}
 	return func() {
+		cw.Close()
+		ar.Close()
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		_ = cmd.Wait()
-		log.Printf("perf profile of %q: %s", path, out)
+		os.Remove(ctl)
+		os.Remove(ack)
+		log.Printf("perf profile of %q (timed windows only): %s", path, out)
 	}
 }
+
+// perfMeter enables perf's events for the timed windows only.
+type perfMeter struct {
+	load.Meter
+	ctl, ack *os.File
+}
+
+func (p *perfMeter) command(c string) {
+	if _, err := p.ctl.WriteString(c + "\n"); err == nil {
+		var buf [16]byte
+		_, _ = p.ack.Read(buf[:])
+	}
+}
+
+func (p *perfMeter) WindowStart() { p.command("enable") }
+func (p *perfMeter) WindowEnd()   { p.command("disable") }
 
 // slug turns a path name into a file name.
 func slug(s string) string {

@@ -88,7 +88,7 @@ func (b *bench) tokenKeepAlive(_ context.Context, e *env, c int) (load.Result, e
 	if err := b.warm(c, ops); err != nil {
 		return load.Result{}, err
 	}
-	return load.Run(e.srv, load.Plan{Concurrency: c, Duration: b.cfg.window}, ops)
+	return load.Run(e.meter, load.Plan{Concurrency: c, Duration: b.cfg.window}, ops)
 }
 
 // tokenFresh: every token request on a new TCP connection with a new TLS
@@ -134,7 +134,7 @@ func (b *bench) tokenFresh(resume bool) func(context.Context, *env, int) (load.R
 		if err := b.warm(c, ops); err != nil {
 			return load.Result{}, err
 		}
-		return load.Run(e.srv, load.Plan{Concurrency: c, Duration: b.cfg.window}, ops)
+		return load.Run(e.meter, load.Plan{Concurrency: c, Duration: b.cfg.window}, ops)
 	}
 }
 
@@ -188,7 +188,7 @@ func (b *bench) enroll(ctx context.Context, e *env, c int) (load.Result, error) 
 	if _, err := load.Run(nil, load.Plan{Concurrency: c, Ops: warm}, ops); err != nil {
 		return load.Result{}, err
 	}
-	return load.Run(e.srv, load.Plan{Concurrency: c, Ops: n}, ops)
+	return load.Run(e.meter, load.Plan{Concurrency: c, Ops: n}, ops)
 }
 
 // renew: renewal re-keys, and each certificate renews once, so every
@@ -255,7 +255,7 @@ func (b *bench) renew(fresh bool) func(context.Context, *env, int) (load.Result,
 					return nil
 				}
 			}
-			r, err := load.Run(e.srv, load.Plan{Concurrency: c, Ops: k}, ops)
+			r, err := load.Run(e.meter, load.Plan{Concurrency: c, Ops: k}, ops)
 			for _, cn := range conns {
 				cn.Close()
 			}

@@ -17,6 +17,13 @@ type Meter interface {
 	ResetPeak() error
 }
 
+// Windowed is a Meter that wants to hear when each timed window starts and
+// ends, to profile the windows only.
+type Windowed interface {
+	WindowStart()
+	WindowEnd()
+}
+
 // Plan is one timed window.
 type Plan struct {
 	Concurrency int
@@ -130,6 +137,9 @@ func Run(m Meter, p Plan, ops []Op) (Result, error) {
 			}
 		}()
 	}
+	if w, ok := m.(Windowed); ok {
+		w.WindowStart()
+	}
 	var cpu0 time.Duration
 	if m != nil {
 		var err error
@@ -182,6 +192,9 @@ func Run(m Meter, p Plan, ops []Op) (Result, error) {
 			return Result{}, err
 		}
 		res.ServerCPU = cpu1 - cpu0
+		if w, ok := m.(Windowed); ok {
+			w.WindowEnd()
+		}
 		close(sampleDone)
 		res.RSSMax = <-sampled
 		mem, err := m.Memory()
