@@ -32,3 +32,8 @@ demo: build ## the seed's scenario end to end: certbound + two example services,
 seed-js: ## run the seed guide's own JavaScript (test/seed) against a fresh certbound; needs node and npm
 	cd test/seed && npm ci
 	$(GO) test -count=1 -run 'TestSeedJavaScript$$' -v ./cmd/examples/internal/e2e/
+
+.PHONY: bench-compare
+bench: build ## the benchmark suite: floors, enrollment, renewal, tokens, verification, 100k-client scale (~10 min; BENCH_SHORT=1 for ~1 min)
+	$(GO) build -o bin/bench ./cmd/bench
+	./bin/bench -certbound $(BIN) $(BENCHFLAGS)

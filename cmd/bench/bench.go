@@ -146,7 +146,7 @@ func (b *bench) serverArgs() []string {
 }
 
 func (b *bench) start(ctx context.Context, section, dir, label string) (*env, error) {
-	srv, err := proc.Start(ctx, proc.Config{Binary: b.cfg.binary, DataDir: dir, Args: b.serverArgs()})
+	srv, err := proc.Start(ctx, proc.Config{Binary: b.cfg.binary, DataDir: dir, Args: b.serverArgs(), Env: b.cfg.env})
 	if err != nil {
 		return nil, err
 	}

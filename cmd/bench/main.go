@@ -46,6 +46,7 @@ type config struct {
 	logLevel string
 	perfDir  string
 	jsonOut  string
+	env      []string // extra environment of the server, KEY=value
 }
 
 const allSteps = "floor,token,verify,enroll,renew,scale"
@@ -65,6 +66,13 @@ func main() {
 	flag.StringVar(&cfg.logLevel, "log-level", "info", "the server's --log-level (info is the product default: one line per request)")
 	flag.StringVar(&cfg.perfDir, "perf", "", "record `perf` profiles of the server, one per load step, into this directory")
 	flag.StringVar(&cfg.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.Func("server-env", "`KEY=value` added to the server's environment, e.g. GOGC=200 (repeatable)", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return fmt.Errorf("want KEY=value, got %q", s)
+		}
+		cfg.env = append(cfg.env, s)
+		return nil
+	})
 	flag.Parse()
 	for _, s := range strings.Split(conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,7 +150,7 @@ func (r *report) print(w io.Writer) {
 		"together reach; **server CPU/op** is the server process's own utime+stime (/proc/<pid>/stat) during the timed "+
 		"window divided by the operations, and does not depend on the generator. RSS is the server's VmRSS, sampled every "+
 		"50 ms (max), and VmHWM (peak) reset at the start of each window. Server flags: `%s`.\n",
-		m.Cores, strings.Join(append([]string{"serve", "--listen", "127.0.0.1:<port>"}, r.cfg.serverArgsDoc()...), " "))
+		m.Cores, strings.Join(append(append(slices.Clone(r.cfg.env), "certbound", "serve", "--listen", "127.0.0.1:<port>"), r.cfg.serverArgsDoc()...), " "))
 
 	if len(r.Floors) > 0 {
 		p("### Floor: CPU per operation, one thread\n")
@@ -232,6 +233,15 @@ func (r *report) print(w io.Writer) {
 	}
 	p("")
 	r.printTargets(p)
+	r.Notes = append(r.Notes,
+		"HTTP/1.1 over TLS 1.3 with Go's default key exchange (X25519MLKEM768) and a P-256 server certificate; every client key and certificate is P-256.",
+		"Renewal re-keys and each certificate renews once (a second renewal is refused as a possible clone), so every renewal presents a certificate that was never renewed. "+
+			"\"keep-alive mTLS\": the connections, one per certificate, are opened before the timed window (their handshakes are not counted) and carry one renewal each; "+
+			"\"new mTLS connection each\": the handshake is inside the window, as for a real client.",
+		"Enrollment tokens are minted through the admin API and renewal keys/CSRs made before each window; enrollment reuses 256 CSRs (the API allows a key to enroll again).",
+		"The floor of each path is measured in this run on one locked thread (getrusage RUSAGE_THREAD) while the machine is otherwise idle; under load the same crypto costs more (two vCPUs share caches).",
+		"token, keep-alive: the chain check is done once per certificate (ca's verified-chain cache), so its floor is one ES256 signature as in the target.",
+	)
 	if len(r.Notes) > 0 {
 		p("### Notes\n")
 		for _, n := range r.Notes {
@@ -261,9 +271,12 @@ func (r *report) printTargets(p func(string, ...any)) {
 			p("| enrollment C=%d: server CPU/cert ≤ 1.5 × floor (%s) | %s = %.2f × | %s |", c, us(x.Floor*3/2), us(x.CPUPerOp), x.ratio(), verdict(x.ratio() <= 1.5))
 		}
 	}
+	for _, c := range []int{16, 64} {
+		if x, ok := r.find(smallDB, pathTokenKA, c); ok {
+			p("| token keep-alive C=%d: server CPU/token ≤ 3 × ES256 sign (%s) | %s = %.2f × | %s |", c, us(x.Floor*3), us(x.CPUPerOp), x.ratio(), verdict(x.ratio() <= 3))
+		}
+	}
 	if x, ok := r.find(smallDB, pathTokenKA, 16); ok {
-		lim := r.Floors[floor.ES256Sign] * 3
-		p("| token keep-alive: server CPU/token ≤ 3 × ES256 sign (%s) | %s (C=16) | %s |", us(lim), us(x.CPUPerOp), verdict(x.CPUPerOp <= lim))
 		p("| token keep-alive: p99 at C=16 ≤ 5 ms | %s | %s |", ms(x.P99), verdict(x.P99 <= 5*time.Millisecond))
 	}
 	for _, c := range []int{16, 64} {
@@ -285,15 +298,19 @@ func (r *report) printTargets(p func(string, ...any)) {
 		p("| server RSS ≤ 64 MiB under every load | %s MiB peak, %s | %s |", mib(hi), at, verdict(hi <= 64<<20))
 	}
 	if r.hasScale() {
-		worst, at := 1.0, ""
+		worst, at, worstCPU, atCPU := 1.0, "", 1.0, ""
 		for _, x := range r.Rows {
 			if s, ok := r.find(smallDB, x.Path, x.Conc); ok && x.Section == scaleDB && s.Throughput > 0 {
 				if q := x.Throughput / s.Throughput; q < worst {
 					worst, at = q, fmt.Sprintf("%s C=%d", x.Path, x.Conc)
 				}
+				if q := float64(x.CPUPerOp) / float64(s.CPUPerOp); q > worstCPU {
+					worstCPU, atCPU = q, fmt.Sprintf("%s C=%d", x.Path, x.Conc)
+				}
 			}
 		}
-		p("| scale: throughput within 10 %% of the small database | worst %.2f × %s | %s |", worst, at, verdict(worst >= 0.9))
+		p("| scale: throughput within 10 %% of the small database | worst %.2f × (%s); server CPU/op worst %.2f × (%s) | %s |",
+			worst, at, worstCPU, atCPU, verdict(worst >= 0.9))
 		for _, s := range r.Starts {
 			if strings.Contains(s.Label, "certificates") {
 				p("| scale: start < 2 s | %s | %s |", ms(s.Took), verdict(s.Took < 2*time.Second))
