@@ -45,6 +45,10 @@ type Server struct {
 	Fingerprint string // hex SHA-256 of the root
 	MetricsURL  string // http://<addr>/metrics when the config sets MetricsListen
 
+	anon   *http.Client // Do's client when it is given none: no certificate, connections reused
+
+	clientsMu sync.Mutex
+	clients   []*http.Client // every client handed out; Stop closes their idle connections
 	offset atomic.Int64 // clock offset in nanoseconds
 	log    *lockedBuffer
 	stop   context.CancelFunc
@@ -141,6 +145,7 @@ func (s *Server) start(t testing.TB, cfg server.Config) *Server {
 	s.Fingerprint = srv.Authority().RootFingerprint()
 	s.Roots = x509.NewCertPool()
 	s.Roots.AddCert(srv.Authority().Root())
+	s.anon = s.HTTPClient()
 	key, err := os.ReadFile(filepath.Join(s.DataDir, server.AdminKeyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +159,14 @@ func (s *Server) Stop(t testing.TB) {
 	if s.stop == nil {
 		return
 	}
+	// Close the clients' spare connections first: net/http's Shutdown waits
+	// up to 5 s for a connection that never sent a request, and a transport
+	// that dialled in parallel leaves such connections behind.
+	s.clientsMu.Lock()
+	for _, c := range s.clients {
+		c.CloseIdleConnections()
+	}
+	s.clientsMu.Unlock()
 	s.stop()
 	s.stop = nil
 	if err := <-s.done; err != nil {
@@ -210,11 +223,15 @@ func (s *Server) HTTPClientFrom(localIP string, certs ...tls.Certificate) *http.
 	if localIP != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
 	}
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DialContext:         d.DialContext,
 		TLSClientConfig:     &tls.Config{RootCAs: s.Roots, Certificates: certs, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 64,
 	}}
+	s.clientsMu.Lock()
+	s.clients = append(s.clients, c)
+	s.clientsMu.Unlock()
+	return c
 }
 
 // Response is a decoded HTTP response.
@@ -242,7 +259,8 @@ func (r *Response) ErrorCode() string {
 }
 
 // Do sends a request. body may be nil, a string or []byte (sent as is), or
-// anything else (sent as JSON). headers are "Name: value" pairs.
+// anything else (sent as JSON). headers are "Name: value" pairs. A nil c
+// means a shared client that presents no certificate.
 func (s *Server) Do(t testing.TB, c *http.Client, method, path string, body any, headers ...string) *Response {
 	t.Helper()
 	var rd io.Reader
@@ -272,7 +290,7 @@ func (s *Server) Do(t testing.TB, c *http.Client, method, path string, body any,
 		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	if c == nil {
-		c = s.HTTPClient()
+		c = s.anon
 	}
 	resp, err := c.Do(req)
 	if err != nil {
