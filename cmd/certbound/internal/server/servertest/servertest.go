@@ -45,14 +45,14 @@ type Server struct {
 	Fingerprint string // hex SHA-256 of the root
 	MetricsURL  string // http://<addr>/metrics when the config sets MetricsListen
 
-	anon   *http.Client // Do's client when it is given none: no certificate, connections reused
+	anon *http.Client // Do's client when it is given none: no certificate, connections reused
 
 	clientsMu sync.Mutex
 	clients   []*http.Client // every client handed out; Stop closes their idle connections
-	offset atomic.Int64 // clock offset in nanoseconds
-	log    *lockedBuffer
-	stop   context.CancelFunc
-	done   chan error
+	offset    atomic.Int64   // clock offset in nanoseconds
+	log       *lockedBuffer
+	stop      context.CancelFunc
+	done      chan error
 }
 
 // Option adjusts the server configuration before it starts.
