@@ -37,3 +37,13 @@ seed-js: ## run the seed guide's own JavaScript (test/seed) against a fresh cert
 bench: build ## the benchmark suite: floors, enrollment, renewal, tokens, verification, 100k-client scale (~10 min; BENCH_SHORT=1 for ~1 min)
 	$(GO) build -o bin/bench ./cmd/bench
 	./bin/bench -certbound $(BIN) $(BENCHFLAGS)
+
+FUZZTIME ?= 30s
+
+fuzz: ## run every fuzz target (func Fuzz*) for FUZZTIME each (default 30s), one after another; seed corpora already run in `make test`
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== $$dir $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
