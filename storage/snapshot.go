@@ -186,7 +186,10 @@ func (db *DB) CheckConsistency(ctx context.Context) ([]string, error) {
 // OpenReadOnly opens an existing database for reading only, alongside a
 // server that may be using it: no file is created, no migration runs, and
 // every statement that would write fails. Its schema must be one this binary
-// knows.
+// knows. Its status cache (GetClient, ClientDisabled, CertificateRevoked)
+// never sees the server's writes: read those through a fresh handle, or use
+// the uncached views here (Snapshot, CheckConsistency, GetCertificate,
+// EnrollTokenUse).
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
