@@ -11,4 +11,11 @@
 //
 // The server's own TLS certificate is issued by the intermediate at start and
 // renewed in memory before it expires; it is never written to disk.
+//
+// Open refuses a data dir or a key file (ca/*.key, admin.key) or database that
+// group or others can access (ErrInsecurePermissions, with the chmod that
+// fixes it). The listener speaks TLS 1.2+ with AEAD suites only and has read,
+// write, idle and header timeouts and a header size limit (Config). Every
+// certificate authentication goes through enroll's recording verifier, so
+// clone detection knows which certificates have been used.
 package server
