@@ -201,7 +201,7 @@ func (b *bench) enroll(ctx context.Context, e *env, c int) (load.Result, error) 
 func (b *bench) renew(fresh bool) func(context.Context, *env, int) (load.Result, error) {
 	return func(ctx context.Context, e *env, c int) (load.Result, error) {
 		total := b.cfg.enrollN[c] * 2 / 3
-		batch := max(4*c, 64)
+		batch := max(2*c, 32) // each batch holds this many idle connections on the server
 		var res load.Result
 		for done := 0; done < total; {
 			if len(e.renew) < batch {

@@ -75,7 +75,8 @@ func measure(d time.Duration, op func() error) (time.Duration, error) {
 	return (threadCPU() - c0) / time.Duration(n), nil
 }
 
-// Measure measures every primitive for about d each.
+// Measure measures every primitive for about d each (in three rounds, the
+// least kept).
 func Measure(ctx context.Context, d time.Duration) (Floors, error) {
 	fx, err := newFixtures()
 	if err != nil {
@@ -85,6 +86,7 @@ func Measure(ctx context.Context, d time.Duration) (Floors, error) {
 	out := Floors{}
 	csrBlock := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: fx.csr})
 	tokenInput, tokenSig := fx.token()
+	var steps2 []step
 	steps := []struct {
 		name string
 		op   func() error
@@ -130,20 +132,35 @@ func Measure(ctx context.Context, d time.Duration) (Floors, error) {
 		}},
 	}
 	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		v, err := measure(d, s.op)
-		if err != nil {
-			return nil, fmt.Errorf("floor %s: %w", s.name, err)
-		}
-		out[s.name] = v
+		s := s
+		steps2 = append(steps2, step{s.name, func(d time.Duration) (time.Duration, error) { return measure(d, s.op) }})
 	}
-	if out[FullTLS], err = fx.handshake(d, false); err != nil {
-		return nil, fmt.Errorf("floor %s: %w", FullTLS, err)
-	}
-	if out[ResumedTLS], err = fx.handshake(d, true); err != nil {
-		return nil, fmt.Errorf("floor %s: %w", ResumedTLS, err)
+	steps2 = append(steps2,
+		step{FullTLS, func(d time.Duration) (time.Duration, error) { return fx.handshake(d, false) }},
+		step{ResumedTLS, func(d time.Duration) (time.Duration, error) { return fx.handshake(d, true) }})
+	// Three rounds over all primitives, the least of each kept: a floor is
+	// a lower bound, and a neighbour's burst only ever adds.
+	for round := range rounds {
+		for _, s := range steps2 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			v, err := s.measure(d / rounds)
+			if err != nil {
+				return nil, fmt.Errorf("floor %s: %w", s.name, err)
+			}
+			if prev, ok := out[s.name]; !ok || round == 0 || v < prev {
+				out[s.name] = v
+			}
+		}
 	}
 	return out, nil
+}
+
+// rounds is how often each primitive is measured.
+const rounds = 3
+
+type step struct {
+	name    string
+	measure func(time.Duration) (time.Duration, error)
 }

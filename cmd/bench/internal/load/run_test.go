@@ -18,10 +18,12 @@ type fakeMeter struct {
 func (m *fakeMeter) CPU() (time.Duration, error) {
 	return time.Duration(m.cpu.Add(int64(time.Millisecond))), nil
 }
-func (m *fakeMeter) Memory() (proc.Memory, error) { return proc.Memory{RSS: 10 << 20, Peak: 12 << 20}, nil }
-func (m *fakeMeter) ResetPeak() error              { m.resets++; return nil }
-func (m *fakeMeter) WindowStart()                  { m.start++ }
-func (m *fakeMeter) WindowEnd()                    { m.end++ }
+func (m *fakeMeter) Memory() (proc.Memory, error) {
+	return proc.Memory{RSS: 10 << 20, Peak: 12 << 20}, nil
+}
+func (m *fakeMeter) ResetPeak() error { m.resets++; return nil }
+func (m *fakeMeter) WindowStart()     { m.start++ }
+func (m *fakeMeter) WindowEnd()       { m.end++ }
 
 func TestRunFixedOps(t *testing.T) {
 	var calls atomic.Int64
