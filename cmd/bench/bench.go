@@ -101,6 +101,9 @@ func (b *bench) all(ctx context.Context) error {
 	if err == nil && b.cfg.steps["scale"] {
 		err = b.scale(ctx, small)
 	}
+	if err == nil && b.cfg.stepCA != "" {
+		err = b.compareStepCA(ctx, small)
+	}
 	small.stop()
 	if err != nil {
 		return err

@@ -47,6 +47,7 @@ type config struct {
 	perfDir  string
 	jsonOut  string
 	env      []string // extra environment of the server, KEY=value
+	stepCA   string   // step-ca binary for the comparison; "" skips it
 }
 
 const allSteps = "floor,token,verify,enroll,renew,scale"
@@ -66,6 +67,7 @@ func main() {
 	flag.StringVar(&cfg.logLevel, "log-level", "info", "the server's --log-level (info is the product default: one line per request)")
 	flag.StringVar(&cfg.perfDir, "perf", "", "record `perf` profiles of the server, one per load step, into this directory")
 	flag.StringVar(&cfg.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&cfg.stepCA, "stepca", "", "also run the enrollment and renewal loads against this step-ca binary, side by side (make bench-compare)")
 	flag.Func("server-env", "`KEY=value` added to the server's environment, e.g. GOGC=200 (repeatable)", func(s string) error {
 		if !strings.Contains(s, "=") {
 			return fmt.Errorf("want KEY=value, got %q", s)

@@ -57,6 +57,7 @@ type report struct {
 	Starts   []startTime
 	DBSizes  map[string]int64
 	SeedTime time.Duration
+	StepCA   string // version of the step-ca compared with, if any
 	Elapsed  time.Duration
 	Notes    []string
 }
@@ -237,6 +238,7 @@ func (r *report) print(w io.Writer) {
 		p("")
 	}
 
+	r.printStepCA(p)
 	p("### Start time and database size\n")
 	p("| what | value |")
 	p("|---|---:|")
@@ -309,6 +311,9 @@ func (r *report) printTargets(p func(string, ...any)) {
 	var hi uint64
 	var at string
 	for _, x := range r.Rows {
+		if x.Section == stepCASection || x.Section == stepCARekey {
+			continue
+		}
 		if m := max(x.RSSMax, x.Peak); m > hi {
 			hi, at = m, fmt.Sprintf("%s C=%d (%s)", x.Path, x.Conc, x.Section)
 		}
@@ -336,7 +341,56 @@ func (r *report) printTargets(p func(string, ...any)) {
 			}
 		}
 	}
-	p("| enrollment ≥ 3 × step-ca, renewal ≥ 2 × step-ca | not measured by `make bench` (see `make bench-compare`) | — |")
+	if r.StepCA == "" {
+		p("| enrollment ≥ 3 × step-ca, renewal ≥ 2 × step-ca | not measured by `make bench` (see `make bench-compare`) | — |")
+	}
+	for _, t := range []struct {
+		path   string
+		c      int
+		factor float64
+	}{{pathEnroll, 16, 3}, {pathEnroll, 64, 3}, {pathRenew, 64, 2}} {
+		mine, ok1 := r.find(pairedStepCADB, t.path, t.c)
+		theirs, ok2 := r.find(stepCASection, t.path, t.c)
+		if ok1 && ok2 && theirs.Throughput > 0 {
+			q := mine.Throughput / theirs.Throughput
+			p("| %s C=%d: ≥ %.0f × step-ca's throughput | %.0f/s vs %.0f/s = %.2f × | %s |", t.path, t.c, t.factor, mine.Throughput, theirs.Throughput, q, verdict(q >= t.factor))
+		}
+	}
+	p("")
+}
+
+func (r *report) printStepCA(p func(string, ...any)) {
+	var rows []row
+	for _, x := range r.Rows {
+		if x.Section == stepCASection {
+			rows = append(rows, x)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("### Compared with step-ca (%s)\n", r.StepCA)
+	p("step-ca runs next to certbound on this machine with a JWK provisioner and its default badger database, on a P-256 CA like certbound's; "+
+		"each load runs %d times on each server, alternating, and the best throughput and the lowest CPU/op of each side are kept. "+
+		"Enrollment: step-ca `POST /1.0/sign` with a one-time token minted before the window vs certbound `POST /v1/enroll`. "+
+		"Renewal: step-ca `POST /1.0/renew` renews the same certificate again and again on one keep-alive mTLS connection per worker "+
+		"(same key, no CSR); certbound re-keys (CSR, new key) and renews each certificate once, on connections opened before the window.\n", scaleRounds)
+	p("| path | C | certbound ops/s | step-ca ops/s | certbound ÷ step-ca | certbound CPU/op | step-ca CPU/op | certbound RSS peak MiB | step-ca RSS peak MiB | errors (cb/step-ca) |")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, theirs := range rows {
+		mine, ok := r.find(pairedStepCADB, theirs.Path, theirs.Conc)
+		if !ok {
+			continue
+		}
+		p("| %s | %d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %d/%d |", theirs.Path, theirs.Conc, mine.Throughput, theirs.Throughput,
+			mine.Throughput/theirs.Throughput, us(mine.CPUPerOp), us(theirs.CPUPerOp), mib(max(mine.Peak, mine.RSSMax)),
+			mib(max(theirs.Peak, theirs.RSSMax)), mine.Errors, theirs.Errors)
+		if rk, ok := r.find(stepCARekey, theirs.Path, theirs.Conc); ok {
+			p("| %s vs step-ca `/1.0/rekey` (new key from a CSR) | %d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %d/%d |", theirs.Path, theirs.Conc,
+				mine.Throughput, rk.Throughput, mine.Throughput/rk.Throughput, us(mine.CPUPerOp), us(rk.CPUPerOp),
+				mib(max(mine.Peak, mine.RSSMax)), mib(max(rk.Peak, rk.RSSMax)), mine.Errors, rk.Errors)
+		}
+	}
 	p("")
 }
 
