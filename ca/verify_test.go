@@ -296,3 +296,66 @@ func TestVerifyClientCachesOnlySuccesses(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyClientOnResumedSessions: with the listener's configuration
+// (client certificate requested, session tickets on by default), a resumed
+// TLS 1.3 connection carries the certificate of the handshake it resumes, so
+// the identity is checked on it like on a full handshake, and a revocation
+// made in between refuses the resumed connection.
+func TestVerifyClientOnResumedSessions(t *testing.T) {
+	c := catest.New(t)
+	cert, leaf := c.Leaf(t, "svc-a")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		ClientAuth:   tls.RequestClientCert,
+		Certificates: []tls.Certificate{c.ServerCertificate(t)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	type verdict struct {
+		resumed bool
+		err     error
+	}
+	verdicts := make(chan verdict)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := conn.(*tls.Conn)
+			err = tc.Handshake()
+			st := tc.ConnectionState()
+			if err == nil {
+				_, err = c.Authority.VerifyClient(context.Background(), st.PeerCertificates)
+			}
+			tc.Write([]byte{1}) // lets the client read its session ticket
+			tc.Close()
+			verdicts <- verdict{st.DidResume, err}
+		}
+	}()
+	cfg := &tls.Config{RootCAs: c.RootPool(), ServerName: "localhost", Certificates: []tls.Certificate{cert},
+		ClientSessionCache: tls.NewLRUClientSessionCache(1)}
+	connect := func() verdict {
+		t.Helper()
+		conn, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadFull(conn, make([]byte, 1))
+		conn.Close()
+		return <-verdicts
+	}
+	if v := connect(); v.resumed || v.err != nil {
+		t.Fatalf("first connection: resumed %v, %v", v.resumed, v.err)
+	}
+	if v := connect(); !v.resumed || v.err != nil {
+		t.Fatalf("second connection: resumed %v, %v; want a resumed session that verifies", v.resumed, v.err)
+	}
+	c.Status.Revoke(certs.SerialString(leaf.SerialNumber))
+	if v := connect(); !v.resumed || !errors.Is(v.err, ca.ErrRevoked) {
+		t.Fatalf("after revocation: resumed %v, %v; want ErrRevoked", v.resumed, v.err)
+	}
+}
