@@ -155,7 +155,10 @@ func (b *bench) scale(ctx context.Context, small *env) error {
 						return err
 					}
 					log.Printf("%s: %s, C=%d (round %d)", e.section, s.path, c, round+1)
+					stopPerf := b.perf(e, fmt.Sprintf("%s-%s-c%d-r%d", slug(e.section), slug(s.path), c, round+1), s.path)
 					res, err := s.run(ctx, e, c)
+					stopPerf()
+					e.meter = e.srv
 					if err != nil {
 						return fmt.Errorf("%s %s C=%d: %w", e.section, s.path, c, err)
 					}
