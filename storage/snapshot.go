@@ -186,10 +186,9 @@ func (db *DB) CheckConsistency(ctx context.Context) ([]string, error) {
 // OpenReadOnly opens an existing database for reading only, alongside a
 // server that may be using it: no file is created, no migration runs, and
 // every statement that would write fails. Its schema must be one this binary
-// knows. Its status cache (GetClient, ClientDisabled, CertificateRevoked)
-// never sees the server's writes: read those through a fresh handle, or use
-// the uncached views here (Snapshot, CheckConsistency, GetCertificate,
-// EnrollTokenUse).
+// knows. It has no status cache (statuscache.go): the server's writes are
+// another process's, so GetClient, ClientDisabled and CertificateRevoked
+// always read the file.
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
@@ -201,6 +200,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(2)
 	// Writes go to the read-only pool too, and fail there.
 	db := &DB{write: read, read: read, path: path}
+	db.cache.off = true
 	var version int
 	if err := read.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		read.Close()

@@ -31,6 +31,7 @@ const (
 // again each time.
 type statusCache struct {
 	gen atomic.Uint64
+	off bool // set once before use (OpenReadOnly): nothing is cached
 
 	mu      sync.RWMutex
 	clients map[string]cachedClient // by id; guarded by mu
@@ -55,6 +56,9 @@ func (sc *statusCache) invalidate() { sc.gen.Add(1) }
 
 // client returns a copy of the cached record, which the caller may modify.
 func (sc *statusCache) client(id string) (Client, bool) {
+	if sc.off {
+		return Client{}, false
+	}
 	sc.mu.RLock()
 	e, ok := sc.clients[id]
 	sc.mu.RUnlock()
@@ -65,6 +69,9 @@ func (sc *statusCache) client(id string) (Client, bool) {
 }
 
 func (sc *statusCache) putClient(c Client, gen uint64) {
+	if sc.off {
+		return
+	}
 	c = cloneClient(c) // the caller keeps its own
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -76,6 +83,9 @@ func (sc *statusCache) putClient(c Client, gen uint64) {
 }
 
 func (sc *statusCache) revocation(serial string) (revoked, ok bool) {
+	if sc.off {
+		return false, false
+	}
 	sc.mu.RLock()
 	e, ok := sc.revoked[serial]
 	sc.mu.RUnlock()
@@ -86,6 +96,9 @@ func (sc *statusCache) revocation(serial string) (revoked, ok bool) {
 }
 
 func (sc *statusCache) putRevocation(serial string, revoked bool, gen uint64) {
+	if sc.off {
+		return
+	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.revoked == nil {

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -155,4 +156,34 @@ func TestStatusCacheConcurrent(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestReadOnlyHandleSeesOtherWriters: a handle from OpenReadOnly next to a
+// writer answers with the writer's latest commit, not with what it read
+// before.
+func TestReadOnlyHandleSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "certbound.db")
+	db, err := storage.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	newClient(t, db, "a")
+	importCert(t, db, "01", "a", t0.Add(24*time.Hour))
+	ro, err := storage.OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	wantDisabled(t, ro, "a", false)
+	wantRevoked(t, ro, "01", false)
+	if err := db.DisableClient(ctx, "a", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RevokeCertificate(ctx, "01", "test", t0); err != nil {
+		t.Fatal(err)
+	}
+	wantDisabled(t, ro, "a", true)
+	wantRevoked(t, ro, "01", true)
 }
