@@ -16,7 +16,10 @@ type AuditEvent struct {
 	Serial    string
 	Reason    string // a non-secret enum
 	Remote    string // source address
-	RequestID string
+	RequestID string // of the first request the row stands for
+	// Count is how many like events the row stands for (within one flush
+	// window, from the first at At); zero is stored as 1.
+	Count int
 }
 
 // AppendAuditEvents writes events in one transaction.
@@ -25,14 +28,14 @@ func (db *DB) AppendAuditEvents(ctx context.Context, events []AuditEvent) error 
 		return nil
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (at, type, client_id, serial, reason, remote, request_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (at, type, client_id, serial, reason, remote, request_id, count)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, e := range events {
-			if _, err := stmt.ExecContext(ctx, e.At.UnixMilli(), e.Type, e.ClientID, e.Serial, e.Reason, e.Remote, e.RequestID); err != nil {
+			if _, err := stmt.ExecContext(ctx, e.At.UnixMilli(), e.Type, e.ClientID, e.Serial, e.Reason, e.Remote, e.RequestID, max(e.Count, 1)); err != nil {
 				return err
 			}
 		}
@@ -69,7 +72,7 @@ func (db *DB) ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent,
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT id, at, type, client_id, serial, reason, remote, request_id
+	rows, err := db.read.QueryContext(ctx, `SELECT id, at, type, client_id, serial, reason, remote, request_id, count
 		FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, err
@@ -79,7 +82,7 @@ func (db *DB) ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent,
 	for rows.Next() {
 		var e AuditEvent
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Type, &e.ClientID, &e.Serial, &e.Reason, &e.Remote, &e.RequestID); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Type, &e.ClientID, &e.Serial, &e.Reason, &e.Remote, &e.RequestID, &e.Count); err != nil {
 			return nil, err
 		}
 		e.At = time.UnixMilli(at).UTC()

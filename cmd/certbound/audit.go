@@ -17,6 +17,7 @@ type auditEvent struct {
 	Reason    string    `json:"reason,omitempty"`
 	Remote    string    `json:"remote,omitempty"`
 	RequestID string    `json:"request_id,omitempty"`
+	Count     int       `json:"count"`
 }
 
 func newAuditCommand() *cobra.Command {
@@ -64,9 +65,9 @@ func newAuditCommand() *cobra.Command {
 				}
 				return printJSON(cmd.OutOrStdout(), all)
 			}
-			t := newTable(cmd.OutOrStdout(), "TIME", "EVENT", "CLIENT", "SERIAL", "REASON", "FROM")
+			t := newTable(cmd.OutOrStdout(), "TIME", "EVENT", "COUNT", "CLIENT", "SERIAL", "REASON", "FROM")
 			for _, e := range all {
-				t.row(e.At.Local().Format(time.RFC3339), e.Type, e.ClientID, e.Serial, e.Reason, e.Remote)
+				t.row(e.At.Local().Format(time.RFC3339), e.Type, e.Count, e.ClientID, e.Serial, e.Reason, e.Remote)
 			}
 			return t.flush()
 		},

@@ -3,16 +3,26 @@
 // that recording an event costs a channel send and no request path waits
 // for a database write.
 //
-// Durability: a batch is written within FlushInterval; events recorded in
-// the last interval before a crash are lost. What matters most survives
+// Frequent events — tokens issued and requests refused — are coalesced: all
+// those of one kind, client, reason and source within a flush window become
+// one row with a count. The trail still says who got tokens or was refused,
+// when and how often, but a client fetching 10,000 tokens a second, or a
+// flood of refused requests, costs a few rows a second, not one per request.
+//
+// Durability: a batch is written within the flush interval; events recorded
+// in the last interval before a crash are lost. What matters most survives
 // anyway: certificates and their revocations are recorded in the same
-// transaction that issues or revokes them. Close flushes everything.
+// transaction that issues or revokes them. Close flushes everything. If the
+// database falls so far behind that the queue is full, Record drops the
+// event rather than stall the request, and counts it (Dropped).
 package audit
 
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/certbound/certbound/storage"
@@ -38,6 +48,8 @@ type Writer struct {
 	ch       chan storage.AuditEvent
 	done     chan struct{}
 	once     sync.Once
+	closed   atomic.Bool
+	dropped  atomic.Int64
 }
 
 // NewWriter starts the writer's goroutine. interval <= 0 means
@@ -51,35 +63,61 @@ func NewWriter(store Store, log *slog.Logger, interval time.Duration) *Writer {
 	return w
 }
 
-// Record queues e. When the queue is full (the database is far behind) it
-// waits: an audit trail with holes is worse than a slower request.
+// Record queues e without waiting. After Close it does nothing.
 func (w *Writer) Record(e storage.AuditEvent) {
+	if w.closed.Load() {
+		return
+	}
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	w.ch <- e
+	select {
+	case w.ch <- e:
+	default:
+		w.dropped.Add(1)
+	}
 }
 
-// Close writes what is queued and stops the writer. Record must not be
-// called after Close.
+// Dropped returns how many events were dropped because the queue was full.
+func (w *Writer) Dropped() int64 { return w.dropped.Load() }
+
+// Close writes what is queued and stops the writer.
 func (w *Writer) Close() {
-	w.once.Do(func() { close(w.ch) })
+	w.once.Do(func() {
+		w.closed.Store(true)
+		close(w.ch)
+	})
 	<-w.done
 }
+
+// coalescable reports whether events of this type are counted per window
+// rather than kept one by one.
+func coalescable(typ string) bool {
+	return typ == "token.issued" || strings.HasSuffix(typ, ".refused")
+}
+
+type coalesceKey struct{ typ, client, reason, remote string }
 
 func (w *Writer) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
-	batch := make([]storage.AuditEvent, 0, batchSize)
+	var batch []storage.AuditEvent
+	counted := map[coalesceKey]int{} // index into batch
+	var reportedDrops int64
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		if err := w.store.AppendAuditEvents(context.Background(), batch); err != nil {
-			w.log.Error("audit: writing events failed", slog.Int("events", len(batch)), slog.Any("err", err))
+			w.log.Error("audit: writing events failed", slog.Int("rows", len(batch)), slog.Any("err", err))
 		}
 		batch = batch[:0]
+		clear(counted)
+		if d := w.dropped.Load(); d != reportedDrops {
+			w.log.Warn("audit: events dropped because the database fell behind", slog.Int64("dropped_total", d))
+			reportedDrops = d
+		}
 	}
 	for {
 		select {
@@ -88,8 +126,17 @@ func (w *Writer) run() {
 				flush()
 				return
 			}
+			if coalescable(e.Type) {
+				k := coalesceKey{e.Type, e.ClientID, e.Reason, e.Remote}
+				if i, ok := counted[k]; ok {
+					batch[i].Count++
+					continue
+				}
+				e.Count = 1
+				counted[k] = len(batch)
+			}
 			batch = append(batch, e)
-			if len(batch) == batchSize {
+			if len(batch) >= batchSize {
 				flush()
 			}
 		case <-tick.C:

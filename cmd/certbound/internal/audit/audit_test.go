@@ -13,7 +13,19 @@ import (
 	"github.com/certbound/certbound/storage/storagetest"
 )
 
-func TestWriterBatchesEverythingIntoTheStore(t *testing.T) {
+func waitFor(t *testing.T, db *storage.DB, f storage.AuditFilter, rows int) []storage.AuditEvent {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, _ := db.ListAuditEvents(context.Background(), f)
+		if len(got) >= rows || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestWriterKeepsDistinctEventsAndFlushesOnClose(t *testing.T) {
 	db := storagetest.Open(t)
 	w := audit.NewWriter(db, slog.Default(), 20*time.Millisecond)
 	var wg sync.WaitGroup
@@ -22,27 +34,43 @@ func TestWriterBatchesEverythingIntoTheStore(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 50 {
-				w.Record(storage.AuditEvent{Type: "token.issued", ClientID: fmt.Sprintf("c%d", g), Serial: fmt.Sprint(i)})
+				w.Record(storage.AuditEvent{Type: "certificate.issued", ClientID: fmt.Sprintf("c%d", g), Serial: fmt.Sprint(i)})
 			}
 		}()
 	}
 	wg.Wait()
 	// Within one interval the events are visible without Close.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got, _ := db.ListAuditEvents(context.Background(), storage.AuditFilter{Limit: 5000})
-		if len(got) == 400 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 400 events written", len(got))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if got := waitFor(t, db, storage.AuditFilter{Limit: 1000}, 400); len(got) != 400 {
+		t.Fatalf("%d of 400 events written", len(got))
 	}
 	w.Record(storage.AuditEvent{Type: "last"})
 	w.Close()
-	got, _ := db.ListAuditEvents(context.Background(), storage.AuditFilter{Type: "last"})
-	if len(got) != 1 {
+	w.Record(storage.AuditEvent{Type: "after close"}) // ignored, no panic
+	if got, _ := db.ListAuditEvents(context.Background(), storage.AuditFilter{Type: "last"}); len(got) != 1 {
 		t.Fatal("Close did not flush the queue")
+	}
+	if w.Dropped() != 0 {
+		t.Fatalf("%d events dropped", w.Dropped())
+	}
+}
+
+func TestWriterCoalescesFrequentEvents(t *testing.T) {
+	db := storagetest.Open(t)
+	w := audit.NewWriter(db, slog.Default(), time.Hour) // one window: Close flushes it
+	for range 1000 {
+		w.Record(storage.AuditEvent{Type: "token.issued", ClientID: "svc", Remote: "10.0.0.1"})
+	}
+	for range 300 {
+		w.Record(storage.AuditEvent{Type: "token.refused", ClientID: "svc", Reason: "rate_limited", Remote: "10.0.0.1"})
+	}
+	w.Record(storage.AuditEvent{Type: "token.issued", ClientID: "other", Remote: "10.0.0.2"})
+	w.Close()
+	got, _ := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
+	counts := map[string]int{}
+	for _, e := range got {
+		counts[e.Type+"/"+e.ClientID] += e.Count
+	}
+	if len(got) != 3 || counts["token.issued/svc"] != 1000 || counts["token.refused/svc"] != 300 || counts["token.issued/other"] != 1 {
+		t.Fatalf("%d rows, counts %v", len(got), counts)
 	}
 }

@@ -25,6 +25,7 @@ type auditEventView struct {
 	Reason    string    `json:"reason,omitempty"`
 	Remote    string    `json:"remote,omitempty"`
 	RequestID string    `json:"request_id,omitempty"`
+	Count     int       `json:"count"` // like events this row stands for
 }
 
 // listAudit is GET /v1/audit?since=<RFC 3339 or duration>&client_id=&type=&after=&limit=.

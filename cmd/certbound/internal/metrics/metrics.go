@@ -37,7 +37,9 @@ type Config struct {
 	// SigningKeys returns each published signing key's kid and the time
 	// after which it may no longer be published (zero for the current key).
 	SigningKeys func() map[string]time.Time
-	Now         func() time.Time
+	// AuditDropped returns how many audit events were dropped (nil: none).
+	AuditDropped func() int64
+	Now          func() time.Time
 }
 
 // Metrics is the registry and its instruments. Safe for concurrent use.
@@ -101,6 +103,8 @@ var (
 		"Issued certificates valid now and not revoked.", nil, nil)
 	descExpiring = prometheus.NewDesc("certbound_certificates_expiring_24h",
 		"Active certificates that expire within 24 hours.", nil, nil)
+	descAuditDropped = prometheus.NewDesc("certbound_audit_events_dropped_total",
+		"Audit events dropped because the database fell behind.", nil, nil)
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
@@ -108,6 +112,7 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descKeyRetire
 	ch <- descActive
 	ch <- descExpiring
+	ch <- descAuditDropped
 }
 
 func (g *gauges) Collect(ch chan<- prometheus.Metric) {
@@ -122,6 +127,9 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(descKeyRetire, prometheus.GaugeValue, v, kid)
 		}
+	}
+	if g.cfg.AuditDropped != nil {
+		ch <- prometheus.MustNewConstMetric(descAuditDropped, prometheus.CounterValue, float64(g.cfg.AuditDropped()))
 	}
 	if g.cfg.Inventory != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

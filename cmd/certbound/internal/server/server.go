@@ -193,7 +193,8 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	s.audit = audit.NewWriter(s.db, s.log, 0)
 	if cfg.MetricsListen != "" {
 		s.metrics = metrics.New(metrics.Config{Inventory: s.db, Now: cfg.Now,
-			CACertificates: []*x509.Certificate{authority.Root(), authority.Intermediate()}, SigningKeys: tokens.PublishedKeys})
+			CACertificates: []*x509.Certificate{authority.Root(), authority.Intermediate()}, SigningKeys: tokens.PublishedKeys,
+			AuditDropped: s.audit.Dropped})
 	}
 	s.api = httpapi.New(httpapi.Config{CA: peers, Enroll: enrollSvc, Tokens: tokens, Admin: admins, Logger: s.log, Now: cfg.Now,
 		EnrollRate: cfg.RateLimitEnroll, AuthFailureRate: cfg.RateLimitAuthFailures,
