@@ -72,52 +72,43 @@ func TestLimiterForgetsIdleBuckets(t *testing.T) {
 	}
 }
 
-func TestFailureLimiterHoldsATokenPerRequestInFlight(t *testing.T) {
+func TestFailureLimiterChargesFailuresNotRequests(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	f := newFailureLimiter(10, clk.Now) // burst 20
-	// 20 requests may be in flight at once; the 21st waits, even though none
-	// has failed yet: parallel guesses cannot outrun the count.
-	for i := range 20 {
-		if ok, _ := f.reserve("src"); !ok {
-			t.Fatalf("request %d refused", i)
+	// Requests that do not fail cost nothing, however many there are: a
+	// fleet behind one NAT address is not limited by this.
+	for i := range 1000 {
+		if ok, _ := f.allow("src"); !ok {
+			t.Fatalf("request %d refused without any failure", i)
 		}
 	}
-	if ok, wait := f.reserve("src"); ok || wait <= 0 {
-		t.Fatalf("21st concurrent request: ok=%v wait=%v", ok, wait)
+	// 20 failures empty the bucket; the next attempt waits.
+	for range 20 {
+		f.fail("src")
 	}
-	// Successes give their tokens back; failures keep them.
-	for range 10 {
-		f.refund("src")
+	if ok, wait := f.allow("src"); ok || wait <= 0 {
+		t.Fatalf("after 20 failures: ok=%v wait=%v", ok, wait)
 	}
-	for i := range 10 {
-		if ok, _ := f.reserve("src"); !ok {
-			t.Fatalf("request %d after refunds refused", i)
-		}
-	}
-	if ok, _ := f.reserve("src"); ok {
-		t.Fatal("more tokens than refunded")
-	}
-	if ok, _ := f.reserve("other"); !ok {
+	if ok, _ := f.allow("other"); !ok {
 		t.Fatal("another source is limited too")
 	}
 	clk.Advance(time.Second) // 10 tokens back
-	for i := range 10 {
-		if ok, _ := f.reserve("src"); !ok {
-			t.Fatalf("request %d after a second refused", i)
-		}
+	if ok, _ := f.allow("src"); !ok {
+		t.Fatal("not refilled after a second")
 	}
-	if ok, _ := f.reserve("src"); ok {
-		t.Fatal("refilled beyond the rate")
+	// Parallel failures all count: 30 more in flight at once push the bucket
+	// below zero, so the source waits for them too (but never more than
+	// 2 × burst / rate).
+	for range 30 {
+		f.fail("src")
 	}
-	// Refunds never exceed the burst.
-	for range 100 {
-		f.refund("other")
+	clk.Advance(2 * time.Second) // 20 back: still below one
+	if ok, _ := f.allow("src"); ok {
+		t.Fatal("parallel failures were not all charged")
 	}
-	for i := range 21 {
-		ok, _ := f.reserve("other")
-		if ok != (i < 20) {
-			t.Fatalf("other request %d: ok=%v", i, ok)
-		}
+	clk.Advance(2 * time.Second)
+	if ok, _ := f.allow("src"); !ok {
+		t.Fatal("the debt is capped at one burst")
 	}
 }
 

@@ -97,10 +97,12 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 }
 
 // failureLimiter is a token bucket per source for failed authentications.
-// Every authenticating request holds one token while it runs and gives it
-// back unless it failed: a source therefore has at most as many requests in
-// flight as its bucket holds, and a burst of parallel guesses cannot slip
-// through between a check and the count of its failures.
+// A source may present credentials while its bucket holds a token; each 401
+// it gets costs one. Requests are not held while they run: a fleet behind
+// one NAT address may have any number of requests in flight. Parallel
+// failures are all charged — the bucket may go below zero, down to -burst —
+// so a burst of parallel guesses buys no more than it would one by one, it
+// only arrives before the refusal does.
 type failureLimiter struct {
 	rate  float64 // tokens per second, > 0
 	burst float64 // >= 1
@@ -133,16 +135,13 @@ func (f *failureLimiter) refillLocked(b *failBucket, now time.Time) {
 	b.last = now
 }
 
-// reserve takes a token for a request from key; when there is none it
-// returns how long until there will be.
-func (f *failureLimiter) reserve(key string) (bool, time.Duration) {
-	now := f.now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// bucketLocked returns key's bucket refilled to now, sweeping full
+// buckets (indistinguishable from absent ones) now and then. Caller holds f.mu.
+func (f *failureLimiter) bucketLocked(key string, now time.Time) *failBucket {
 	if now.Sub(f.lastSweep) > idleAfter {
 		for k, b := range f.buckets {
 			if f.refillLocked(b, now); b.tokens >= f.burst {
-				delete(f.buckets, k) // full: indistinguishable from absent
+				delete(f.buckets, k)
 			}
 		}
 		f.lastSweep = now
@@ -153,20 +152,29 @@ func (f *failureLimiter) reserve(key string) (bool, time.Duration) {
 		f.buckets[key] = b
 	}
 	f.refillLocked(b, now)
+	return b
+}
+
+// allow reports whether key may try to authenticate; when it may not, it
+// returns how long until it may.
+func (f *failureLimiter) allow(key string) (bool, time.Duration) {
+	now := f.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.bucketLocked(key, now)
 	if b.tokens < 1 {
 		return false, time.Duration((1 - b.tokens) / f.rate * float64(time.Second))
 	}
-	b.tokens--
 	return true, 0
 }
 
-// refund gives back the token of a request that did not fail.
-func (f *failureLimiter) refund(key string) {
+// fail charges one failed authentication to key.
+func (f *failureLimiter) fail(key string) {
+	now := f.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if b, ok := f.buckets[key]; ok {
-		b.tokens = min(f.burst, b.tokens+1)
-	}
+	b := f.bucketLocked(key, now)
+	b.tokens = max(-f.burst, b.tokens-1)
 }
 
 // RateLimitError is a request refused by a rate limit. The edge answers 429
@@ -233,16 +241,15 @@ func (a *API) limitEnroll(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // limitAuthFailures limits the failed authentications (401s) of each
-// source: a request holds a token of its source's bucket while it runs and
-// keeps it only if it fails; a source with an empty bucket gets 429 before
-// its credentials are looked at.
+// source: a source whose bucket is empty gets 429 before its credentials are
+// looked at, and each 401 empties it by one.
 func (a *API) limitAuthFailures(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if a.failureLimit == nil {
 			return next(c)
 		}
 		src := sourceKey(c.RealIP())
-		if ok, wait := a.failureLimit.reserve(src); !ok {
+		if ok, wait := a.failureLimit.allow(src); !ok {
 			e := tooManyRequests(wait)
 			e.Reason = "auth_failures_rate_limited"
 			return e
@@ -252,8 +259,8 @@ func (a *API) limitAuthFailures(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			status = classify(err).Status
 		}
-		if status != http.StatusUnauthorized {
-			a.failureLimit.refund(src)
+		if status == http.StatusUnauthorized {
+			a.failureLimit.fail(src)
 		}
 		return err
 	}
