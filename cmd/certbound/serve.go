@@ -29,7 +29,11 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the certbound server (creates the CA and data dir on first start)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(cmd, logLevel, logFormat)
+			level := new(slog.LevelVar)
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			logger, err := newLogger(cmd, level, logFormat)
 			if err != nil {
 				return err
 			}
@@ -53,6 +57,8 @@ func newServeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			stop := reloadOnSIGHUP(cmd, srv, level, logger)
+			defer stop()
 			return srv.ListenAndServe(cmd.Context())
 		},
 	}
@@ -76,12 +82,8 @@ func newServeCommand() *cobra.Command {
 	return cmd
 }
 
-func newLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
+func newLogger(cmd *cobra.Command, level slog.Leveler, format string) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
 	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)), nil

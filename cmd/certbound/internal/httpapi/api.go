@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -47,7 +48,7 @@ type Config struct {
 	// source address on every route that takes credentials, with a burst of
 	// two seconds' worth; over it the source gets 429 (RFC 6749 §2.3.1).
 	// Zero turns the limit off. The token-request limit per client is not
-	// here: it is tokenex's Admit hook (ClientRateLimit).
+	// here: it is tokenex's Admit hook (ClientLimiter).
 	AuthFailureRate float64
 	// Observer receives request latencies and audit events. Nil: none.
 	Observer Observer
@@ -67,8 +68,9 @@ type API struct {
 	observer Observer // may be nil
 	audit    AuditReader
 
-	enrollLimit  *limiter        // nil when off
-	failureLimit *failureLimiter // nil when off
+	// Swapped whole by SetLimits (SIGHUP); a nil limiter is no limit.
+	enrollLimit  atomic.Pointer[limiter]
+	failureLimit atomic.Pointer[failureLimiter]
 }
 
 // New builds the API and its routes.
@@ -81,8 +83,7 @@ func New(cfg Config) *API {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.enrollLimit = newLimiter(cfg.EnrollRate, 0, a.now)
-	a.failureLimit = newFailureLimiter(cfg.AuthFailureRate, a.now)
+	a.SetLimits(cfg.EnrollRate, cfg.AuthFailureRate)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.handleError
@@ -92,6 +93,14 @@ func New(cfg Config) *API {
 	a.routes(e)
 	a.echo = e
 	return a
+}
+
+// SetLimits replaces the per-source limits on enrollment and renewal and on
+// failed authentications (0 turns one off). In-flight requests keep the
+// limiter they started with; the new ones start with full buckets.
+func (a *API) SetLimits(enrollRate, authFailureRate float64) {
+	a.enrollLimit.Store(newLimiter(enrollRate, 0, a.now))
+	a.failureLimit.Store(newFailureLimiter(authFailureRate, a.now))
 }
 
 // ServeHTTP makes the API an http.Handler.

@@ -129,12 +129,16 @@ func TestSourceKey(t *testing.T) {
 	}
 }
 
-func TestClientRateLimit(t *testing.T) {
+func TestClientLimiter(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	if ClientRateLimit(0, clk.Now) != nil {
-		t.Fatal("rate 0 must turn the limit off (nil hook)")
+	off := NewClientLimiter(0, clk.Now)
+	for range 1000 {
+		if err := off.Admit("a"); err != nil {
+			t.Fatal("rate 0 must turn the limit off")
+		}
 	}
-	admit := ClientRateLimit(5, clk.Now)
+	cl := NewClientLimiter(5, clk.Now)
+	admit := cl.Admit
 	for i := range 5 {
 		if err := admit("a"); err != nil {
 			t.Fatalf("request %d: %v", i, err)
@@ -150,6 +154,20 @@ func TestClientRateLimit(t *testing.T) {
 	}
 	if ae := classify(err); ae.Status != 429 || ae.RetryAfter != rl.RetryAfter {
 		t.Fatalf("classified as %+v", ae)
+	}
+	// A new rate applies at once (SIGHUP), with full buckets.
+	cl.SetRate(50)
+	for i := range 50 {
+		if err := admit("a"); err != nil {
+			t.Fatalf("after SetRate(50), request %d: %v", i, err)
+		}
+	}
+	if admit("a") == nil {
+		t.Fatal("the new rate is not enforced")
+	}
+	cl.SetRate(0)
+	if admit("a") != nil {
+		t.Fatal("SetRate(0) must turn the limit off")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,7 +19,7 @@ import (
 //
 //   - enrollment and renewal: requests per second per source address;
 //   - token requests: per AUTHENTICATED client, applied by tokenex after
-//     client authentication (ClientRateLimit), so that nobody can drain a
+//     client authentication (ClientLimiter), so that nobody can drain a
 //     victim's bucket by sending its client_id;
 //   - failed authentications: per source address, on every route that takes
 //     credentials; a source whose bucket is empty is refused before its
@@ -187,25 +188,36 @@ func (e *RateLimitError) Error() string {
 	return "rate limited; retry after " + e.RetryAfter.String()
 }
 
-// ClientRateLimit returns the admission check for token requests: at most
-// perSecond per authenticated client, with a burst of one second's worth.
-// It is nil (no limit) for perSecond <= 0. tokenex calls it after
-// authenticating the client and before signing; its *RateLimitError becomes
-// a 429.
-func ClientRateLimit(perSecond float64, now func() time.Time) func(clientID string) error {
+// ClientLimiter is the admission check for token requests: at most a rate
+// per authenticated client, with a burst of one second's worth. tokenex
+// calls Admit after authenticating the client and before signing; its
+// *RateLimitError becomes a 429. SetRate changes the rate (SIGHUP).
+type ClientLimiter struct {
+	now func() time.Time
+	l   atomic.Pointer[limiter] // nil: no limit
+}
+
+// NewClientLimiter returns a limiter of perSecond per client (0: no limit).
+func NewClientLimiter(perSecond float64, now func() time.Time) *ClientLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	l := newLimiter(perSecond, 0, now)
-	if l == nil {
-		return nil
-	}
-	return func(clientID string) error {
+	c := &ClientLimiter{now: now}
+	c.SetRate(perSecond)
+	return c
+}
+
+// SetRate replaces the rate; every client starts again with a full bucket.
+func (c *ClientLimiter) SetRate(perSecond float64) { c.l.Store(newLimiter(perSecond, 0, c.now)) }
+
+// Admit implements tokenex.Config.Admit.
+func (c *ClientLimiter) Admit(clientID string) error {
+	if l := c.l.Load(); l != nil {
 		if ok, wait := l.allow(clientID); !ok {
 			return &RateLimitError{RetryAfter: wait}
 		}
-		return nil
 	}
+	return nil
 }
 
 // sourceKey is the rate-limit key of a source address: the IP, or for IPv6
@@ -231,8 +243,8 @@ func retryAfterSeconds(wait time.Duration) string {
 // limitEnroll applies the per-source-address limit to enrollment and renewal.
 func (a *API) limitEnroll(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if a.enrollLimit != nil {
-			if ok, wait := a.enrollLimit.allow(sourceKey(c.RealIP())); !ok {
+		if l := a.enrollLimit.Load(); l != nil {
+			if ok, wait := l.allow(sourceKey(c.RealIP())); !ok {
 				return tooManyRequests(wait)
 			}
 		}
@@ -245,11 +257,12 @@ func (a *API) limitEnroll(next echo.HandlerFunc) echo.HandlerFunc {
 // looked at, and each 401 empties it by one.
 func (a *API) limitAuthFailures(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if a.failureLimit == nil {
+		limit := a.failureLimit.Load()
+		if limit == nil {
 			return next(c)
 		}
 		src := sourceKey(c.RealIP())
-		if ok, wait := a.failureLimit.allow(src); !ok {
+		if ok, wait := limit.allow(src); !ok {
 			e := tooManyRequests(wait)
 			e.Reason = "auth_failures_rate_limited"
 			return e
@@ -260,7 +273,7 @@ func (a *API) limitAuthFailures(next echo.HandlerFunc) echo.HandlerFunc {
 			status = classify(err).Status
 		}
 		if status == http.StatusUnauthorized {
-			a.failureLimit.fail(src)
+			limit.fail(src)
 		}
 		return err
 	}

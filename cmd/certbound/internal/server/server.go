@@ -119,6 +119,7 @@ type Server struct {
 	metricsAddr atomic.Pointer[string]
 	audit       *audit.Writer
 	tokens      *tokenex.Service
+	tokenLimit  *httpapi.ClientLimiter
 }
 
 // serverCertLifetime is the life of the server's own certificate; it is
@@ -178,11 +179,12 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	if err != nil {
 		return err
 	}
+	s.tokenLimit = httpapi.NewClientLimiter(cfg.RateLimitToken, cfg.Now)
 	// Every certificate authentication goes through the recording verifier,
 	// so clone detection knows which certificates have been used.
 	peers := recordingAuthority{Authority: authority, verify: enrollSvc.RecordingVerifier(authority)}
 	tokens, err := tokenex.New(ctx, tokenex.Config{Issuer: cfg.Issuer, Store: s.db, Peers: peers,
-		TrustDomain: authority.TrustDomain(), Admit: httpapi.ClientRateLimit(cfg.RateLimitToken, cfg.Now), Now: cfg.Now})
+		TrustDomain: authority.TrustDomain(), Admit: s.tokenLimit.Admit, Now: cfg.Now})
 	if err != nil {
 		return err
 	}
@@ -312,6 +314,16 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.audit.Close()
 	return s.db.Close()
+}
+
+// SetRateLimits changes the rate limits of a running server (SIGHUP):
+// enrollment and renewal per source, token requests per client, failed
+// authentications per source. 0 turns a limit off. Connections stay up.
+func (s *Server) SetRateLimits(enroll, token, authFailures float64) {
+	s.api.SetLimits(enroll, authFailures)
+	s.tokenLimit.SetRate(token)
+	s.log.Info("rate limits set", slog.Float64("enroll_per_source", enroll), slog.Float64("token_per_client", token),
+		slog.Float64("auth_failures_per_source", authFailures))
 }
 
 // MetricsAddr returns the metrics listener's address, once it listens.
