@@ -6,19 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-)
 
-type auditEvent struct {
-	ID        int64     `json:"id"`
-	At        time.Time `json:"at"`
-	Type      string    `json:"type"`
-	ClientID  string    `json:"client_id,omitempty"`
-	Serial    string    `json:"serial,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Remote    string    `json:"remote,omitempty"`
-	RequestID string    `json:"request_id,omitempty"`
-	Count     int       `json:"count"`
-}
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
+)
 
 func newAuditCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read the security audit trail"}
@@ -45,11 +35,9 @@ func newAuditCommand() *cobra.Command {
 					q.Set(k, v)
 				}
 			}
-			var all []auditEvent
+			var all []adminapi.AuditEvent
 			for {
-				var page struct {
-					Events []auditEvent `json:"events"`
-				}
+				var page adminapi.AuditEvents
 				if err := c.do(cmd.Context(), "GET", "/v1/audit?"+q.Encode(), nil, &page); err != nil {
 					return err
 				}
@@ -61,7 +49,7 @@ func newAuditCommand() *cobra.Command {
 			}
 			if af.json {
 				if all == nil {
-					all = []auditEvent{}
+					all = []adminapi.AuditEvent{}
 				}
 				return printJSON(cmd.OutOrStdout(), all)
 			}

@@ -12,20 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/certbound/certbound/certs"
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 )
-
-type certificateView struct {
-	Serial           string     `json:"serial"`
-	ClientID         string     `json:"client_id"`
-	Fingerprint      string     `json:"fingerprint_sha256"`
-	NotBefore        time.Time  `json:"not_before"`
-	NotAfter         time.Time  `json:"not_after"`
-	RenewedFrom      string     `json:"renewed_from,omitempty"`
-	SupersededBy     string     `json:"superseded_by,omitempty"`
-	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
-	RevocationReason string     `json:"revocation_reason,omitempty"`
-	Status           string     `json:"status"`
-}
 
 func newCertCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "cert", Short: "List, revoke and inspect certificates"}
@@ -67,11 +55,9 @@ func newCertListCommand() *cobra.Command {
 			if af.json {
 				output = "json"
 			}
-			var all []certificateView
+			var all []adminapi.Certificate
 			for {
-				var page struct {
-					Certificates []certificateView `json:"certificates"`
-				}
+				var page adminapi.Certificates
 				if err := c.do(cmd.Context(), "GET", "/v1/certificates?"+q.Encode(), nil, &page); err != nil {
 					return err
 				}
@@ -84,7 +70,7 @@ func newCertListCommand() *cobra.Command {
 			switch output {
 			case "json":
 				if all == nil {
-					all = []certificateView{}
+					all = []adminapi.Certificate{}
 				}
 				return printJSON(cmd.OutOrStdout(), all)
 			case "csv":
@@ -110,7 +96,7 @@ func newCertListCommand() *cobra.Command {
 }
 
 // writeCertificatesCSV exports the inventory for spreadsheets and audits.
-func writeCertificatesCSV(w io.Writer, list []certificateView) error {
+func writeCertificatesCSV(w io.Writer, list []adminapi.Certificate) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"serial", "client_id", "status", "not_before", "not_after", "fingerprint_sha256",
 		"renewed_from", "superseded_by", "revoked_at", "revocation_reason"})
@@ -148,7 +134,7 @@ func newCertRevokeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out certificateView
+			var out adminapi.Certificate
 			serial := strings.ToLower(strings.ReplaceAll(args[0], ":", ""))
 			if err := c.do(cmd.Context(), "POST", "/v1/certificates/"+url.PathEscape(serial)+"/revoke",
 				map[string]string{"reason": reason}, &out); err != nil {

@@ -8,25 +8,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-)
 
-// clientView mirrors the admin API's client JSON.
-type clientView struct {
-	ClientID                string    `json:"client_id"`
-	ClientSecret            string    `json:"client_secret,omitempty"`
-	ClientName              string    `json:"client_name,omitempty"`
-	Scope                   string    `json:"scope"`
-	Audience                []string  `json:"audience"`
-	GrantTypes              []string  `json:"grant_types"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	TLSClientAuthSANURI     string    `json:"tls_client_auth_san_uri,omitempty"`
-	SelfSignedCertificates  []string  `json:"self_signed_certificates,omitempty"`
-	Thumbprints             []string  `json:"x5t#S256,omitempty"`
-	AccessTokenTTL          int64     `json:"access_token_ttl,omitempty"`
-	Disabled                bool      `json:"disabled"`
-	CreatedAt               time.Time `json:"created_at"`
-	UpdatedAt               time.Time `json:"updated_at"`
-}
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
+)
 
 func newClientCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Register and manage clients (services)"}
@@ -78,7 +62,7 @@ func newClientCreateCommand() *cobra.Command {
 				}
 				body["self_signed_certificates"] = append(asStrings(body["self_signed_certificates"]), string(pemBytes))
 			}
-			var out clientView
+			var out adminapi.Client
 			if err := c.do(cmd.Context(), "POST", "/v1/clients", body, &out); err != nil {
 				return err
 			}
@@ -132,12 +116,10 @@ func newClientListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all []clientView
+			var all []adminapi.Client
 			after := ""
 			for {
-				var page struct {
-					Clients []clientView `json:"clients"`
-				}
+				var page adminapi.Clients
 				q := url.Values{"limit": {"1000"}}
 				if after != "" {
 					q.Set("after", after)
@@ -153,7 +135,7 @@ func newClientListCommand() *cobra.Command {
 			}
 			if af.json {
 				if all == nil {
-					all = []clientView{}
+					all = []adminapi.Client{}
 				}
 				return printJSON(cmd.OutOrStdout(), all)
 			}
@@ -175,7 +157,7 @@ func status(disabled bool) string {
 	return "enabled"
 }
 
-func printClient(cmd *cobra.Command, asJSON bool, v clientView) error {
+func printClient(cmd *cobra.Command, asJSON bool, v adminapi.Client) error {
 	if asJSON {
 		return printJSON(cmd.OutOrStdout(), v)
 	}
@@ -206,7 +188,7 @@ func newClientGetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v clientView
+			var v adminapi.Client
 			if err := c.do(cmd.Context(), "GET", "/v1/clients/"+url.PathEscape(args[0]), nil, &v); err != nil {
 				return err
 			}
@@ -232,7 +214,7 @@ func newClientSetDisabledCommand(verb string, disabled bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v clientView
+			var v adminapi.Client
 			if err := c.do(cmd.Context(), "PATCH", "/v1/clients/"+url.PathEscape(args[0]), map[string]bool{"disabled": disabled}, &v); err != nil {
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 )
 
 func newEnrollTokenCommand() *cobra.Command {
@@ -32,12 +34,7 @@ func newEnrollTokenCommand() *cobra.Command {
 			if len(dns) > 0 {
 				body["dns_names"] = dns
 			}
-			var out struct {
-				Token     string    `json:"token"`
-				ClientID  string    `json:"client_id"`
-				DNSNames  []string  `json:"dns_names,omitempty"`
-				ExpiresAt time.Time `json:"expires_at"`
-			}
+			var out adminapi.EnrollmentToken
 			if err := c.do(cmd.Context(), "POST", "/v1/clients/"+url.PathEscape(clientID)+"/enrollment-tokens", body, &out); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/storage"
 )
@@ -21,13 +22,6 @@ func noStore(c echo.Context) {
 type enrollTokenRequest struct {
 	TTL      string   `json:"ttl,omitempty"` // Go duration, "15m"
 	DNSNames []string `json:"dns_names,omitempty"`
-}
-
-type enrollTokenResponse struct {
-	Token     string    `json:"token"`
-	ClientID  string    `json:"client_id"`
-	DNSNames  []string  `json:"dns_names,omitempty"`
-	ExpiresAt time.Time `json:"expires_at"`
 }
 
 func (a *API) createEnrollToken(c echo.Context) error {
@@ -51,26 +45,12 @@ func (a *API) createEnrollToken(c echo.Context) error {
 		return err
 	}
 	noStore(c)
-	return c.JSON(http.StatusCreated, enrollTokenResponse{Token: tok.Token.Reveal(), ClientID: tok.ClientID,
+	return c.JSON(http.StatusCreated, adminapi.EnrollmentToken{Token: tok.Token.Reveal(), ClientID: tok.ClientID,
 		DNSNames: tok.DNSNames, ExpiresAt: tok.ExpiresAt.UTC()})
 }
 
-// certificateView is the admin view of an issued certificate.
-type certificateView struct {
-	Serial           string     `json:"serial"`
-	ClientID         string     `json:"client_id"`
-	Fingerprint      string     `json:"fingerprint_sha256"`
-	NotBefore        time.Time  `json:"not_before"`
-	NotAfter         time.Time  `json:"not_after"`
-	RenewedFrom      string     `json:"renewed_from,omitempty"`
-	SupersededBy     string     `json:"superseded_by,omitempty"`
-	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
-	RevocationReason string     `json:"revocation_reason,omitempty"`
-	Status           string     `json:"status"` // active, expired, revoked, superseded
-}
-
-func viewCertificate(r storage.Certificate, now time.Time) certificateView {
-	v := certificateView{Serial: r.Serial, ClientID: r.ClientID, Fingerprint: r.Fingerprint, NotBefore: r.NotBefore,
+func viewCertificate(r storage.Certificate, now time.Time) adminapi.Certificate {
+	v := adminapi.Certificate{Serial: r.Serial, ClientID: r.ClientID, Fingerprint: r.Fingerprint, NotBefore: r.NotBefore,
 		NotAfter: r.NotAfter, RenewedFrom: r.RenewedFrom, SupersededBy: r.SupersededBy, RevocationReason: r.RevocationReason}
 	switch {
 	case r.Revoked():
@@ -115,11 +95,11 @@ func (a *API) listCertificates(c echo.Context) error {
 		return err
 	}
 	now := a.now()
-	out := make([]certificateView, 0, len(list))
+	out := make([]adminapi.Certificate, 0, len(list))
 	for _, r := range list {
 		out = append(out, viewCertificate(r, now))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"certificates": out})
+	return c.JSON(http.StatusOK, adminapi.Certificates{Certificates: out})
 }
 
 type revokeRequest struct {

@@ -8,24 +8,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/storage"
 )
 
 // AuditReader reads the audit trail. *storage.DB implements it.
 type AuditReader interface {
 	ListAuditEvents(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
-}
-
-type auditEventView struct {
-	ID        int64     `json:"id"`
-	At        time.Time `json:"at"`
-	Type      string    `json:"type"`
-	ClientID  string    `json:"client_id,omitempty"`
-	Serial    string    `json:"serial,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Remote    string    `json:"remote,omitempty"`
-	RequestID string    `json:"request_id,omitempty"`
-	Count     int       `json:"count"` // like events this row stands for
 }
 
 // listAudit is GET /v1/audit?since=<RFC 3339 or duration>&client_id=&type=&after=&limit=.
@@ -58,9 +47,9 @@ func (a *API) listAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]auditEventView, 0, len(events))
+	out := make([]adminapi.AuditEvent, 0, len(events))
 	for _, e := range events {
-		out = append(out, auditEventView(e))
+		out = append(out, adminapi.AuditEvent(e))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"events": out})
+	return c.JSON(http.StatusOK, adminapi.AuditEvents{Events: out})
 }

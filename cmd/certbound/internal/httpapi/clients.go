@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/certbound/certbound/certs/secret"
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/tokenex"
 )
 
@@ -70,31 +71,12 @@ type clientPatch struct {
 	AccessTokenTTL *int64    `json:"access_token_ttl,omitempty"`
 }
 
-// clientView is the JSON form of a client. ClientSecret appears once, in
-// the response that created it.
-type clientView struct {
-	ClientID                string    `json:"client_id"`
-	ClientSecret            string    `json:"client_secret,omitempty"`
-	ClientName              string    `json:"client_name,omitempty"`
-	Scope                   string    `json:"scope"`
-	Audience                []string  `json:"audience"`
-	GrantTypes              []string  `json:"grant_types"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	TLSClientAuthSANURI     string    `json:"tls_client_auth_san_uri,omitempty"`
-	SelfSignedCertificates  []string  `json:"self_signed_certificates,omitempty"`
-	Thumbprints             []string  `json:"x5t#S256,omitempty"`
-	AccessTokenTTL          int64     `json:"access_token_ttl,omitempty"`
-	Disabled                bool      `json:"disabled"`
-	CreatedAt               time.Time `json:"created_at"`
-	UpdatedAt               time.Time `json:"updated_at"`
-}
-
-func viewClient(c tokenex.Client, sec secret.Secret) clientView {
+func viewClient(c tokenex.Client, sec secret.Secret) adminapi.Client {
 	aud := c.Audience
 	if aud == nil {
 		aud = []string{}
 	}
-	return clientView{
+	return adminapi.Client{
 		ClientID: c.ID, ClientSecret: sec.Reveal(), ClientName: c.Name, Scope: c.Scope(), Audience: aud,
 		GrantTypes: c.GrantTypes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		TLSClientAuthSANURI: c.TLSClientAuthSANURI, SelfSignedCertificates: c.SelfSignedCertificates,
@@ -136,11 +118,11 @@ func (a *API) listClients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]clientView, 0, len(list))
+	out := make([]adminapi.Client, 0, len(list))
 	for _, cl := range list {
 		out = append(out, viewClient(cl, secret.Secret{}))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"clients": out})
+	return c.JSON(http.StatusOK, adminapi.Clients{Clients: out})
 }
 
 func (a *API) getClient(c echo.Context) error {

@@ -1,0 +1,76 @@
+// Package adminapi holds the JSON shapes of certbound's admin API (SPEC §6):
+// the server's handlers render them and the CLI decodes them, so the two
+// cannot drift apart. Field names are snake_case, RFC 7591's where one
+// exists. Nothing here carries behaviour.
+package adminapi
+
+import "time"
+
+// Client is a registered client. ClientSecret appears once, in the response
+// that created the client (secret methods only).
+type Client struct {
+	ClientID                string    `json:"client_id"`
+	ClientSecret            string    `json:"client_secret,omitempty"`
+	ClientName              string    `json:"client_name,omitempty"`
+	Scope                   string    `json:"scope"`
+	Audience                []string  `json:"audience"`
+	GrantTypes              []string  `json:"grant_types"`
+	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
+	TLSClientAuthSANURI     string    `json:"tls_client_auth_san_uri,omitempty"`
+	SelfSignedCertificates  []string  `json:"self_signed_certificates,omitempty"`
+	Thumbprints             []string  `json:"x5t#S256,omitempty"`
+	AccessTokenTTL          int64     `json:"access_token_ttl,omitempty"` // seconds
+	Disabled                bool      `json:"disabled"`
+	CreatedAt               time.Time `json:"created_at"`
+	UpdatedAt               time.Time `json:"updated_at"`
+}
+
+// Clients is a page of GET /v1/clients.
+type Clients struct {
+	Clients []Client `json:"clients"`
+}
+
+// EnrollmentToken is the answer of POST /v1/clients/{id}/enrollment-tokens.
+type EnrollmentToken struct {
+	Token     string    `json:"token"`
+	ClientID  string    `json:"client_id"`
+	DNSNames  []string  `json:"dns_names,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Certificate is the record of an issued certificate.
+type Certificate struct {
+	Serial           string     `json:"serial"`
+	ClientID         string     `json:"client_id"`
+	Fingerprint      string     `json:"fingerprint_sha256"`
+	NotBefore        time.Time  `json:"not_before"`
+	NotAfter         time.Time  `json:"not_after"`
+	RenewedFrom      string     `json:"renewed_from,omitempty"`
+	SupersededBy     string     `json:"superseded_by,omitempty"`
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	Status           string     `json:"status"` // active, expired, revoked, superseded
+}
+
+// Certificates is a page of GET /v1/certificates.
+type Certificates struct {
+	Certificates []Certificate `json:"certificates"`
+}
+
+// AuditEvent is one row of the audit trail.
+type AuditEvent struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Type      string    `json:"type"`
+	ClientID  string    `json:"client_id,omitempty"`
+	Serial    string    `json:"serial,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Remote    string    `json:"remote,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Count     int       `json:"count"` // like events this row stands for
+}
+
+// AuditEvents is a page of GET /v1/audit.
+type AuditEvents struct {
+	Events []AuditEvent `json:"events"`
+}
