@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.step.sm/crypto/pemutil"
 
 	"github.com/certbound/certbound/storage"
 )
@@ -139,7 +140,7 @@ func (s *Service) RotateKey(ctx context.Context) (kid string, err error) {
 }
 
 func (s *Service) rotate(ctx context.Context, now time.Time) (storage.SigningKey, error) {
-	rec, err := generateSigningKey(s.alg, now)
+	rec, err := generateSigningKey(s.alg, now, s.keyPassword)
 	if err != nil {
 		return storage.SigningKey{}, err
 	}
@@ -174,7 +175,7 @@ func (s *Service) Reload(ctx context.Context) error {
 		if ok {
 			cp := *k // same key material; the retirement dates may have changed
 			k = &cp
-		} else if k, err = parseSigningKey(rec); err != nil {
+		} else if k, err = parseSigningKey(rec, s.keyPassword); err != nil {
 			return err
 		}
 		k.retiredAt, k.publishUntil = rec.RetiredAt, rec.PublishUntil
@@ -218,8 +219,9 @@ func (s *Service) initKeys(ctx context.Context) error {
 	return s.Reload(ctx)
 }
 
-// generateSigningKey makes a key for alg and its storage record.
-func generateSigningKey(alg string, now time.Time) (storage.SigningKey, error) {
+// generateSigningKey makes a key for alg and its storage record: PKCS #8
+// PEM, encrypted with password when there is one (PBES2, as the CA keys).
+func generateSigningKey(alg string, now time.Time, password []byte) (storage.SigningKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -233,7 +235,11 @@ func generateSigningKey(alg string, now time.Time) (storage.SigningKey, error) {
 	if err != nil {
 		return storage.SigningKey{}, fmt.Errorf("tokenex: generate signing key: %w", err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	opts := []pemutil.Options{pemutil.WithPKCS8(true)}
+	if len(password) > 0 {
+		opts = append(opts, pemutil.WithPassword(password))
+	}
+	block, err := pemutil.Serialize(priv, opts...)
 	if err != nil {
 		return storage.SigningKey{}, fmt.Errorf("tokenex: encode signing key: %w", err)
 	}
@@ -244,22 +250,39 @@ func generateSigningKey(alg string, now time.Time) (storage.SigningKey, error) {
 	return storage.SigningKey{
 		KID:        kid,
 		Alg:        alg,
-		PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		PrivatePEM: string(pem.EncodeToMemory(block)),
 		CreatedAt:  now,
 	}, nil
 }
 
 // parseSigningKey parses a stored key and checks that it is what its record
-// says: the right key type for alg, and kid its RFC 7638 thumbprint.
-func parseSigningKey(rec storage.SigningKey) (*signingKey, error) {
+// says: the right key type for alg, and kid its RFC 7638 thumbprint. An
+// encrypted key needs password; an unencrypted one (stored before a
+// passphrase was set) loads without.
+func parseSigningKey(rec storage.SigningKey, password []byte) (*signingKey, error) {
 	fail := func(why string) (*signingKey, error) {
 		return nil, fmt.Errorf("tokenex: signing key %s: %s", rec.KID, why)
 	}
 	block, rest := pem.Decode([]byte(rec.PrivatePEM))
-	if block == nil || block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+	if block == nil || len(bytes.TrimSpace(rest)) != 0 {
 		return fail("not one PKCS #8 PEM block")
 	}
-	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	var priv any
+	var err error
+	switch block.Type {
+	case "PRIVATE KEY":
+		priv, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "ENCRYPTED PRIVATE KEY":
+		if len(password) == 0 {
+			return fail("encrypted, and no passphrase was given")
+		}
+		priv, err = pemutil.ParseKey([]byte(rec.PrivatePEM), pemutil.WithPassword(password))
+		if err != nil {
+			return fail("cannot decrypt it with the passphrase given")
+		}
+	default:
+		return fail("not one PKCS #8 PEM block")
+	}
 	if err != nil {
 		return fail("unparsable PKCS #8")
 	}

@@ -92,6 +92,10 @@ type Config struct {
 	// limit, keyed on the AUTHENTICATED client so that nobody can use up
 	// another client's allowance by sending its client_id). Nil admits all.
 	Admit func(clientID string) error
+	// KeyPassword, when set, encrypts the signing keys at rest (the server
+	// passes the CA passphrase). Zero: stored as plain PKCS #8 in the
+	// database, which is 0600 like the rest of the data dir.
+	KeyPassword []byte
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -108,6 +112,7 @@ type Service struct {
 	alg         string                      // ES256 or RS256
 	now         func() time.Time            // never nil
 	admit       func(clientID string) error // may be nil
+	keyPassword []byte                      // encrypts signing keys at rest; may be empty
 
 	keys      atomic.Pointer[keySet] // never nil after New; replaced whole, never mutated
 	reloadMu  sync.Mutex             // serialises Reload, so an older key set never replaces a newer one
@@ -135,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		alg:         cmp.Or(cfg.SigningAlg, ES256),
 		now:         cfg.Now,
 		admit:       cfg.Admit,
+		keyPassword: cfg.KeyPassword,
 		dummyHash:   make([]byte, 32),
 	}
 	if s.now == nil {
