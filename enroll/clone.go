@@ -123,9 +123,10 @@ const maxRemembered = 1 << 16
 // RecordingVerifier wraps v so that every certificate that verifies has its
 // first use recorded, once per certificate (and process): the evidence
 // CloneDisableIfUsed relies on. Give it to everything that authenticates
-// clients by certificate (the token endpoint, renewal). A failure to record
-// is not the caller's: the request proceeds, and the use is recorded at the
-// next one.
+// clients by certificate (the token endpoint); renewal verifies with
+// VerifyRenewal instead and Renew records the use in its own transaction,
+// which saves a write. A failure to record is not the caller's: the request
+// proceeds, and the use is recorded at the next one.
 func (s *Service) RecordingVerifier(v PeerVerifier) PeerVerifier {
 	return &recordingVerifier{next: v, svc: s, seen: map[string]struct{}{}}
 }

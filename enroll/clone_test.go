@@ -29,7 +29,7 @@ type fixture struct {
 	peers     enroll.PeerVerifier // svc.RecordingVerifier(authority)
 }
 
-func newFixture(t *testing.T, action enroll.CloneAction) *fixture {
+func newFixture(t testing.TB, action enroll.CloneAction) *fixture {
 	t.Helper()
 	db := storagetest.Open(t)
 	c := catest.New(t)
@@ -49,7 +49,7 @@ func newFixture(t *testing.T, action enroll.CloneAction) *fixture {
 	return &fixture{db: db, authority: authority, svc: svc, peers: svc.RecordingVerifier(authority)}
 }
 
-func csrFor(t *testing.T) []byte {
+func csrFor(t testing.TB) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -63,7 +63,7 @@ func csrFor(t *testing.T) []byte {
 }
 
 // enroll mints a token and redeems it.
-func (f *fixture) enroll(t *testing.T) *enroll.Issued {
+func (f *fixture) enroll(t testing.TB) *enroll.Issued {
 	t.Helper()
 	ctx := context.Background()
 	tok, err := f.svc.MintToken(ctx, enroll.TokenRequest{ClientID: "svc"})
@@ -255,5 +255,56 @@ func TestTokenDNSNamesMatchTheProfile(t *testing.T) {
 	}
 	if _, err := f.svc.MintToken(ctx, enroll.TokenRequest{ClientID: "svc", DNSNames: []string{"svc.internal", "a1.b2"}}); err != nil {
 		t.Errorf("accept: %v", err)
+	}
+}
+
+// TestRenewalRecordsTheUse: a certificate verified with VerifyRenewal (which
+// records nothing) is recorded as used by Renew — in the renewal's
+// transaction, or on its own when the renewal is refused — so a successor
+// that has only ever renewed still counts as used when its predecessor is
+// presented again.
+func TestRenewalRecordsTheUse(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, enroll.CloneDisableIfUsed)
+	renew := func(is *enroll.Issued, csr []byte) (*enroll.Issued, error) {
+		t.Helper()
+		p, err := f.svc.VerifyRenewal(ctx, []*x509.Certificate{is.Leaf, f.authority.Intermediate()})
+		if err != nil {
+			t.Fatalf("verify %s: %v", is.Record.Serial, err)
+		}
+		return f.svc.Renew(ctx, p, csr)
+	}
+	firstUse := func(is *enroll.Issued) time.Time {
+		t.Helper()
+		used, err := f.db.CertificateFirstUsed(ctx, is.Record.Serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return used
+	}
+
+	refused := f.enroll(t)
+	if _, err := renew(refused, []byte("not a CSR")); !errors.Is(err, enroll.ErrBadCSR) {
+		t.Fatalf("renewal with a bad CSR: %v", err)
+	}
+	if firstUse(refused).IsZero() {
+		t.Error("reject/bad-csr: the refused renewal did not record the use of the presented certificate")
+	}
+
+	a := f.enroll(t)
+	b, err := renew(a, csrFor(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if firstUse(a).IsZero() || !firstUse(b).IsZero() {
+		t.Fatalf("accept/renewal: first use of the presented %v, of the new %v; want set, unset", firstUse(a), firstUse(b))
+	}
+	if _, err := renew(b, csrFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	// b has only renewed; presenting a again is a clone with a used successor.
+	var ce *enroll.CloneError
+	if _, err := renew(a, csrFor(t)); !errors.As(err, &ce) || !ce.SuccessorUsed || !ce.Disabled || !f.disabled(t) {
+		t.Fatalf("second renewal of a: %v (%+v), want a CloneError with the successor used and the client disabled", err, ce)
 	}
 }

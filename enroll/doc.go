@@ -16,7 +16,8 @@
 //     CloneAction: by default the client is disabled when the successor has
 //     been used — proof that two parties hold the lineage — and a lost
 //     renewal response (a successor nobody ever used) is only refused.
-//     RecordingVerifier records each certificate's first use for this.
+//     RecordingVerifier records each certificate's first use for this (a
+//     renewal records it in its own transaction).
 //
 // A CSR contributes its public key and, for DNS names the token allows, the
 // names it asks for; every other field of the certificate comes from the

@@ -35,7 +35,7 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	InsertEnrollToken(ctx context.Context, t storage.EnrollToken) error
 	RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time, issue storage.IssueFunc) (storage.Certificate, error)
-	RenewCertificate(ctx context.Context, oldSerial string, issue storage.RenewFunc) (storage.Certificate, error)
+	RenewCertificate(ctx context.Context, oldSerial string, now time.Time, issue storage.RenewFunc) (storage.Certificate, error)
 	CertificateStore
 
 	// Lineage evidence and the clone action.
@@ -45,11 +45,13 @@ type Store interface {
 	DisableClient(ctx context.Context, id string, now time.Time) error
 }
 
-// Issuer signs leaf certificates. *ca.Authority implements it.
+// Issuer signs leaf certificates and verifies the ones clients present.
+// *ca.Authority implements it.
 type Issuer interface {
 	IssueLeaf(req ca.LeafRequest) (*x509.Certificate, error)
 	ChainPEM(leaf *x509.Certificate) []byte
 	RootPEM() []byte
+	PeerVerifier
 }
 
 // Config configures a Service.
@@ -201,11 +203,40 @@ func (s *Service) Enroll(ctx context.Context, token secret.Secret, csrPEM []byte
 	return s.issued(leaf, rec), nil
 }
 
+// VerifyRenewal verifies the certificates a TLS client presented for a
+// renewal (ca.VerifyClient: chain, revocation, client status) without
+// recording the certificate's use: Renew records it, in the renewal's
+// transaction when the renewal succeeds. A caller that gets a Peer here and
+// then refuses the request without calling Renew calls RecordUse.
+func (s *Service) VerifyRenewal(ctx context.Context, chain []*x509.Certificate) (ca.Peer, error) {
+	return s.ca.VerifyClient(ctx, chain)
+}
+
+// RecordUse records that peer's certificate authenticated a request, unless
+// an earlier use is recorded: the evidence CloneDisableIfUsed relies on. A
+// failure is not the caller's (the use is recorded at the next one), so it
+// is not returned.
+func (s *Service) RecordUse(ctx context.Context, peer ca.Peer) {
+	_ = s.store.MarkCertificateUsed(ctx, peer.Serial(), s.now())
+}
+
 // Renew issues a certificate for a new key (csrPEM) to the verified peer.
 // The new certificate keeps the peer's identity and DNS names. A certificate
 // is renewed once: presenting it again fails with a *CloneError (wrapping
 // ErrAlreadyRenewed), after the configured CloneAction was applied.
+//
+// The renewal is a use of the presented certificate: Renew records it (see
+// RecordingVerifier) in the renewal's transaction, or on its own when the
+// renewal is refused.
 func (s *Service) Renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issued, error) {
+	is, err := s.renew(ctx, peer, csrPEM)
+	if err != nil {
+		s.RecordUse(ctx, peer)
+	}
+	return is, err
+}
+
+func (s *Service) renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issued, error) {
 	csr, err := parseCSR(csrPEM)
 	if err != nil {
 		return nil, err
@@ -213,7 +244,7 @@ func (s *Service) Renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issu
 	current := peer.Certificate()
 	var leaf *x509.Certificate
 	var successor string
-	rec, err := s.store.RenewCertificate(ctx, peer.Serial(), func(old storage.Certificate, client storage.Client) (storage.Certificate, error) {
+	rec, err := s.store.RenewCertificate(ctx, peer.Serial(), s.now(), func(old storage.Certificate, client storage.Client) (storage.Certificate, error) {
 		switch {
 		case client.Disabled:
 			return storage.Certificate{}, ErrClientDisabled

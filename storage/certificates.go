@@ -64,8 +64,10 @@ type RenewFunc func(old Certificate, client Client) (Certificate, error)
 // sign (it sees revocation and SupersededBy), inserts the new record, and
 // marks the old one superseded — which succeeds only once per certificate, so
 // two renewals of the same certificate can never both land (ErrConflict).
-// An unknown serial or client → ErrNotFound.
-func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, issue RenewFunc) (Certificate, error) {
+// The same UPDATE records now as the old certificate's first use unless one
+// is recorded (see MarkCertificateUsed): presenting it for the renewal is a
+// use. An unknown serial or client → ErrNotFound.
+func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, now time.Time, issue RenewFunc) (Certificate, error) {
 	var cert Certificate
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		old, err := scanCertificate(db.txQueryRow(ctx, tx, sqlCertBySerial, oldSerial))
@@ -83,7 +85,7 @@ func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, issue Rene
 		if err := db.insertCertificate(ctx, tx, cert); err != nil {
 			return err
 		}
-		res, err := db.txExec(ctx, tx, sqlSupersede, cert.Serial, old.Serial)
+		res, err := db.txExec(ctx, tx, sqlSupersede, cert.Serial, unix(now), old.Serial)
 		if err := expectOne(res, err); errors.Is(err, ErrNotFound) {
 			return ErrConflict
 		} else {

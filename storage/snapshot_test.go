@@ -98,7 +98,7 @@ func TestEnrollTokenUseAndConsistency(t *testing.T) {
 	if _, _, err := db.EnrollTokenUse(ctx, hash("nope")); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
-	renewed, err := db.RenewCertificate(ctx, "01", func(old storage.Certificate, c storage.Client) (storage.Certificate, error) {
+	renewed, err := db.RenewCertificate(ctx, "01", t0, func(old storage.Certificate, c storage.Client) (storage.Certificate, error) {
 		return storage.Certificate{Serial: "02", ClientID: c.ID, Fingerprint: "fp-02", NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0}, nil
 	})
 	if err != nil || renewed.RenewedFrom != "01" {

@@ -209,6 +209,27 @@ func TestRedeemEnrollToken(t *testing.T) {
 	})
 }
 
+// TestRenewKeepsAnEarlierFirstUse: the renewal records the old certificate's
+// first use only when none is recorded.
+func TestRenewKeepsAnEarlierFirstUse(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	newClient(t, db, "svc")
+	importCert(t, db, "aa", "svc", t0.Add(time.Hour))
+	if err := db.MarkCertificateUsed(ctx, "aa", t0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.RenewCertificate(ctx, "aa", t0.Add(time.Minute), func(old storage.Certificate, c storage.Client) (storage.Certificate, error) {
+		return storage.Certificate{Serial: "bb", ClientID: c.ID, Fingerprint: "fp-bb", NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, err := db.CertificateFirstUsed(ctx, "aa"); err != nil || !used.Equal(t0) {
+		t.Fatalf("first use after the renewal: %v %v, want %v", used, err, t0)
+	}
+}
+
 func TestRenewAndRevoke(t *testing.T) {
 	ctx := context.Background()
 	db := storagetest.Open(t)
@@ -224,7 +245,7 @@ func TestRenewAndRevoke(t *testing.T) {
 			return storage.Certificate{Serial: serial, ClientID: c.ID, Fingerprint: "fp-" + serial, NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0}, nil
 		}
 	}
-	next, err := db.RenewCertificate(ctx, "aa", renewTo("bb"))
+	next, err := db.RenewCertificate(ctx, "aa", t0.Add(time.Minute), renewTo("bb"))
 	if err != nil || next.RenewedFrom != "aa" {
 		t.Fatalf("renew: %+v %v", next, err)
 	}
@@ -232,11 +253,21 @@ func TestRenewAndRevoke(t *testing.T) {
 	if old.SupersededBy != "bb" {
 		t.Fatalf("old not superseded: %+v", old)
 	}
-	if _, err := db.RenewCertificate(ctx, "aa", renewTo("cc")); !errors.Is(err, storage.ErrConflict) {
+	// The renewal is the old certificate's use; the new one is not used yet.
+	if used, err := db.CertificateFirstUsed(ctx, "aa"); err != nil || !used.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("first use of the renewed certificate: %v %v, want %v", used, err, t0.Add(time.Minute))
+	}
+	if used, err := db.CertificateFirstUsed(ctx, "bb"); err != nil || !used.IsZero() {
+		t.Fatalf("first use of the new certificate: %v %v, want none", used, err)
+	}
+	if _, err := db.RenewCertificate(ctx, "aa", t0.Add(2*time.Minute), renewTo("cc")); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("second renewal of the same certificate: %v, want ErrConflict", err)
 	}
 	if _, err := db.GetCertificate(ctx, "cc"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("refused renewal left a record: %v", err)
+	}
+	if used, _ := db.CertificateFirstUsed(ctx, "aa"); !used.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("a refused renewal changed the first use: %v", used)
 	}
 	if r, _ := db.CertificateRevoked(ctx, "bb"); r {
 		t.Fatal("fresh certificate reported revoked")

@@ -55,20 +55,25 @@ func (a *API) enrollCertificate(c echo.Context) error {
 }
 
 // renewCertificate re-keys over mTLS: the identity is the verified peer's.
+// The certificate's use is recorded by Renew, in the renewal's transaction,
+// or here when the request is refused before it.
 func (a *API) renewCertificate(c echo.Context) error {
-	peer, err := a.verifiedPeer(c)
+	ctx := c.Request().Context()
+	peer, err := a.enroll.VerifyRenewal(ctx, unverifiedPeerChain(c))
 	if err != nil {
 		return err
 	}
 	c.Set(ctxClientID, peer.ClientID())
 	var req renewRequest
 	if err := bindJSON(c, &req); err != nil {
+		a.enroll.RecordUse(ctx, peer)
 		return err
 	}
 	if req.CSR == "" {
+		a.enroll.RecordUse(ctx, peer)
 		return badRequest("csr is required")
 	}
-	issued, err := a.enroll.Renew(c.Request().Context(), peer, []byte(req.CSR))
+	issued, err := a.enroll.Renew(ctx, peer, []byte(req.CSR))
 	if err != nil {
 		return err
 	}
