@@ -18,8 +18,7 @@ const (
 	sqlClientByID      = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 	sqlCertBySerial    = `SELECT ` + certificateColumns + ` FROM certificates WHERE serial = ?`
 	sqlInsertCert      = `INSERT INTO certificates (` + certificateColumns + `) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, '', ?)`
-	sqlSupersede       = `UPDATE certificates SET superseded_by = ?, first_used_at = coalesce(first_used_at, ?)
-			WHERE serial = ? AND superseded_by IS NULL`
+	sqlSupersede       = `UPDATE certificates SET superseded_by = ?, first_used_at = coalesce(first_used_at, ?) WHERE serial = ? AND superseded_by IS NULL`
 	sqlMarkUsed        = `UPDATE certificates SET first_used_at = ? WHERE serial = ? AND first_used_at IS NULL`
 )
 
