@@ -69,6 +69,7 @@ type RenewFunc func(old Certificate, client Client) (Certificate, error)
 // use. An unknown serial or client → ErrNotFound.
 func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, now time.Time, issue RenewFunc) (Certificate, error) {
 	var cert Certificate
+	gen := db.cache.generation()
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		old, err := scanCertificate(db.txQueryRow(ctx, tx, sqlCertBySerial, oldSerial))
 		if err != nil {
@@ -92,6 +93,9 @@ func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, now time.T
 			return err
 		}
 	})
+	if err == nil {
+		db.cache.putNewCertificate(cert.Serial, gen)
+	}
 	return cert, err
 }
 

@@ -36,6 +36,7 @@ type IssueFunc func(EnrollToken, Client) (Certificate, error)
 // exactly one reaches issue. An unknown, used or expired token → ErrNotFound.
 func (db *DB) RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time, issue IssueFunc) (Certificate, error) {
 	var cert Certificate
+	gen := db.cache.generation()
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var tok EnrollToken
 		var dns string
@@ -63,6 +64,9 @@ func (db *DB) RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time,
 		_, err = db.txExec(ctx, tx, sqlTokenUsedSerial, cert.Serial, hash)
 		return err
 	})
+	if err == nil {
+		db.cache.putNewCertificate(cert.Serial, gen)
+	}
 	return cert, err
 }
 

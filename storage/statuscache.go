@@ -28,7 +28,11 @@ const (
 // (the CLI changes state through its API; backups only read).
 //
 // Only rows that exist are cached: an unknown client or serial is looked up
-// again each time.
+// again each time. A certificate this process has just recorded
+// (RedeemEnrollToken, RenewCertificate) is cached as not revoked under the
+// generation taken before its transaction began: nothing can have revoked
+// it before its record existed, and a revocation after that bumps the
+// generation past the entry's.
 type statusCache struct {
 	gen atomic.Uint64
 	off bool // set once before use (OpenReadOnly): nothing is cached
@@ -106,6 +110,12 @@ func (sc *statusCache) putRevocation(serial string, revoked bool, gen uint64) {
 	}
 	evictOne(sc.revoked, serial, maxCachedSerials)
 	sc.revoked[serial] = cachedSerial{revoked: revoked, gen: gen}
+}
+
+// putNewCertificate caches serial, recorded by a write transaction that
+// began under gen, as not revoked (see above).
+func (sc *statusCache) putNewCertificate(serial string, gen uint64) {
+	sc.putRevocation(serial, false, gen)
 }
 
 // evictOne makes room for key in m, bounded by limit, by deleting a random

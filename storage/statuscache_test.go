@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -186,4 +187,51 @@ func TestReadOnlyHandleSeesOtherWriters(t *testing.T) {
 	}
 	wantDisabled(t, ro, "a", true)
 	wantRevoked(t, ro, "01", true)
+}
+
+// TestNewCertificatesAreCachedAsNotRevoked: a certificate the process just
+// recorded answers CertificateRevoked from memory, and a revocation still
+// takes effect as soon as it returns.
+func TestNewCertificatesAreCachedAsNotRevoked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "certbound.db")
+	db, err := storage.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	newClient(t, db, "a")
+	for _, tok := range []string{"t1", "t2"} {
+		if err := db.InsertEnrollToken(ctx, storage.EnrollToken{Hash: hash(tok), ClientID: "a", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.RedeemEnrollToken(ctx, hash("t1"), t0, certFor("01")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RenewCertificate(ctx, "01", t0, func(old storage.Certificate, c storage.Client) (storage.Certificate, error) {
+		return storage.Certificate{Serial: "02", ClientID: c.ID, Fingerprint: "fp-02", NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Only the cache can still answer "not revoked" once the records are
+	// gone behind its back (no record means revoked).
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.ExecContext(ctx, `DELETE FROM certificates WHERE serial IN ('01', '02')`); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, db, "01", false)
+	wantRevoked(t, db, "02", false)
+
+	if _, err := db.RedeemEnrollToken(ctx, hash("t2"), t0, certFor("03")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RevokeCertificate(ctx, "03", "test", t0); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, db, "03", true)
 }
