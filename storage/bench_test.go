@@ -78,3 +78,41 @@ func BenchmarkStatusReads(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenewCertificate is the database's share of one renewal: the
+// transaction that reads the old record and its client, records the new
+// certificate and supersedes the old one (no signing here).
+func BenchmarkRenewCertificate(b *testing.B) {
+	ctx := context.Background()
+	db := storagetest.Open(b)
+	c := storage.Client{ID: "svc", AuthMethod: "tls_client_auth", CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateClient(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	const n = 20000
+	old := make([]storage.Certificate, n)
+	for i := range old {
+		old[i] = storage.Certificate{Serial: fmt.Sprintf("%032x", i), ClientID: "svc", Fingerprint: fmt.Sprintf("fp-%d", i),
+			NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0}
+	}
+	if err := db.ImportCertificates(ctx, old); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	b.ReportAllocs()
+	c0 := cpuTime()
+	for b.Loop() {
+		if i == n {
+			b.Fatal("out of certificates; lower -benchtime")
+		}
+		serial := fmt.Sprintf("%032x", n+i)
+		_, err := db.RenewCertificate(ctx, old[i].Serial, t0, func(storage.Certificate, storage.Client) (storage.Certificate, error) {
+			return storage.Certificate{Serial: serial, ClientID: "svc", Fingerprint: "fp-" + serial, NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0}, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+}

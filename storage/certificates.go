@@ -28,23 +28,33 @@ func (c Certificate) Revoked() bool { return !c.RevokedAt.IsZero() }
 const certificateColumns = `serial, client_id, fingerprint, not_before, not_after, renewed_from,
 	superseded_by, revoked_at, revocation_reason, created_at`
 
-func scanCertificate(row interface{ Scan(...any) error }) (Certificate, error) {
-	var c Certificate
-	var nb, na, created int64
-	var renewedFrom, supersededBy sql.NullString
-	var revoked sql.NullInt64
-	err := row.Scan(&c.Serial, &c.ClientID, &c.Fingerprint, &nb, &na, &renewedFrom, &supersededBy,
-		&revoked, &c.RevocationReason, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Certificate{}, ErrNotFound
-	}
-	if err != nil {
+func scanCertificate(row scanner) (Certificate, error) {
+	var r certificateRow
+	if err := scanRow(row, r.dest()...); err != nil {
 		return Certificate{}, err
 	}
-	c.NotBefore, c.NotAfter, c.CreatedAt = fromUnix(nb), fromUnix(na), fromUnix(created)
-	c.RenewedFrom, c.SupersededBy = renewedFrom.String, supersededBy.String
-	c.RevokedAt = fromNullUnix(revoked)
-	return c, nil
+	return r.certificate(), nil
+}
+
+// certificateRow receives the certificateColumns of one row.
+type certificateRow struct {
+	c                         Certificate
+	nb, na, created           int64
+	renewedFrom, supersededBy sql.NullString
+	revoked                   sql.NullInt64
+}
+
+func (r *certificateRow) dest() []any {
+	return []any{&r.c.Serial, &r.c.ClientID, &r.c.Fingerprint, &r.nb, &r.na, &r.renewedFrom, &r.supersededBy,
+		&r.revoked, &r.c.RevocationReason, &r.created}
+}
+
+func (r *certificateRow) certificate() Certificate {
+	c := r.c
+	c.NotBefore, c.NotAfter, c.CreatedAt = fromUnix(r.nb), fromUnix(r.na), fromUnix(r.created)
+	c.RenewedFrom, c.SupersededBy = r.renewedFrom.String, r.supersededBy.String
+	c.RevokedAt = fromNullUnix(r.revoked)
+	return c
 }
 
 func (db *DB) insertCertificate(ctx context.Context, tx *sql.Tx, c Certificate) error {
@@ -71,15 +81,15 @@ func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, now time.T
 	var cert Certificate
 	gen := db.cache.generation()
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := scanCertificate(db.txQueryRow(ctx, tx, sqlCertBySerial, oldSerial))
-		if err != nil {
+		// The old record and its client, in one statement.
+		var oldRow certificateRow
+		var clientRow clientRow
+		if err := scanRow(db.txQueryRow(ctx, tx, sqlRenewSource, oldSerial), append(oldRow.dest(), clientRow.dest()...)...); err != nil {
 			return err
 		}
-		client, err := scanClient(db.txQueryRow(ctx, tx, sqlClientByID, old.ClientID))
-		if err != nil {
-			return err
-		}
-		if cert, err = issue(old, client); err != nil {
+		old := oldRow.certificate()
+		var err error
+		if cert, err = issue(old, clientRow.client()); err != nil {
 			return err
 		}
 		cert.RenewedFrom = old.Serial

@@ -36,25 +36,35 @@ type Client struct {
 const clientColumns = `id, name, scopes, audiences, grant_types, auth_method, san_uri, thumbprints,
 	self_signed_pem, secret_hash, access_token_ttl, disabled, created_at, updated_at`
 
-func scanClient(row interface{ Scan(...any) error }) (Client, error) {
-	var c Client
-	var scopes, auds, grants, thumbs string
-	var ttl, created, updated int64
-	err := row.Scan(&c.ID, &c.Name, &scopes, &auds, &grants, &c.AuthMethod, &c.SANURI, &thumbs,
-		&c.SelfSignedPEM, &c.SecretHash, &ttl, &c.Disabled, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Client{}, ErrNotFound
-	}
-	if err != nil {
+func scanClient(row scanner) (Client, error) {
+	var r clientRow
+	if err := scanRow(row, r.dest()...); err != nil {
 		return Client{}, err
 	}
-	c.Scopes = fromSpaceList(scopes)
-	c.Audiences = fromJSONList(auds)
-	c.GrantTypes = fromJSONList(grants)
-	c.Thumbprints = fromJSONList(thumbs)
-	c.AccessTokenTTL = time.Duration(ttl) * time.Second
-	c.CreatedAt, c.UpdatedAt = fromUnix(created), fromUnix(updated)
-	return c, nil
+	return r.client(), nil
+}
+
+// clientRow receives the clientColumns of one row.
+type clientRow struct {
+	c                            Client
+	scopes, auds, grants, thumbs string
+	ttl, created, updated        int64
+}
+
+func (r *clientRow) dest() []any {
+	return []any{&r.c.ID, &r.c.Name, &r.scopes, &r.auds, &r.grants, &r.c.AuthMethod, &r.c.SANURI, &r.thumbs,
+		&r.c.SelfSignedPEM, &r.c.SecretHash, &r.ttl, &r.c.Disabled, &r.created, &r.updated}
+}
+
+func (r *clientRow) client() Client {
+	c := r.c
+	c.Scopes = fromSpaceList(r.scopes)
+	c.Audiences = fromJSONList(r.auds)
+	c.GrantTypes = fromJSONList(r.grants)
+	c.Thumbprints = fromJSONList(r.thumbs)
+	c.AccessTokenTTL = time.Duration(r.ttl) * time.Second
+	c.CreatedAt, c.UpdatedAt = fromUnix(r.created), fromUnix(r.updated)
+	return c
 }
 
 // CreateClient inserts c. A client with the same ID → ErrConflict.

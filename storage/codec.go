@@ -3,9 +3,32 @@ package storage
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 )
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// scanRow scans one row into dest; no row is ErrNotFound.
+func scanRow(row scanner, dest ...any) error {
+	err := row.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// qualify prefixes each column of a comma-separated list with alias, for
+// joins: qualify("c", "id, name") is "c.id, c.name".
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
 
 // Times are stored as Unix seconds; certificates and tokens do not need more.
 

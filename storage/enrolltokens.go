@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 )
 
@@ -30,39 +29,36 @@ func (db *DB) InsertEnrollToken(ctx context.Context, t EnrollToken) error {
 type IssueFunc func(EnrollToken, Client) (Certificate, error)
 
 // RedeemEnrollToken consumes the token with this hash and records the
-// certificate issue returns, atomically: the token is marked used by a single
-// conditional UPDATE (unused and unexpired at now), inside the transaction
-// that inserts the certificate. Of any number of concurrent redemptions,
-// exactly one reaches issue. An unknown, used or expired token → ErrNotFound.
+// certificate issue returns, atomically: inside the write transaction that
+// inserts the certificate, the token is read with its client (unused and
+// unexpired at now) and marked used by a conditional UPDATE that must change
+// exactly that row. Of any number of concurrent redemptions, exactly one
+// reaches issue. An unknown, used or expired token → ErrNotFound.
 func (db *DB) RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time, issue IssueFunc) (Certificate, error) {
 	var cert Certificate
 	gen := db.cache.generation()
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var tok EnrollToken
+		// The token and its client, in one statement. BEGIN IMMEDIATE holds
+		// the write lock from here to COMMIT, so nothing redeems it meanwhile.
+		tok := EnrollToken{Hash: hash}
 		var dns string
 		var created, expires int64
-		err := db.txQueryRow(ctx, tx, sqlRedeemToken,
-			unix(now), hash, unix(now)).Scan(&tok.Hash, &tok.ClientID, &dns, &created, &expires)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
+		var clientRow clientRow
+		dest := append([]any{&tok.ClientID, &dns, &created, &expires}, clientRow.dest()...)
+		if err := scanRow(db.txQueryRow(ctx, tx, sqlRedeemSource, hash, unix(now)), dest...); err != nil {
 			return err
 		}
 		tok.DNSNames = fromJSONList(dns)
 		tok.CreatedAt, tok.ExpiresAt = fromUnix(created), fromUnix(expires)
-		client, err := scanClient(db.txQueryRow(ctx, tx, sqlClientByID, tok.ClientID))
-		if err != nil {
-			return err
-		}
-		if cert, err = issue(tok, client); err != nil {
+		var err error
+		if cert, err = issue(tok, clientRow.client()); err != nil {
 			return err
 		}
 		if err := db.insertCertificate(ctx, tx, cert); err != nil {
 			return err
 		}
-		_, err = db.txExec(ctx, tx, sqlTokenUsedSerial, cert.Serial, hash)
-		return err
+		res, err := db.txExec(ctx, tx, sqlRedeemToken, unix(now), cert.Serial, hash, unix(now))
+		return expectOne(res, err)
 	})
 	if err == nil {
 		db.cache.putNewCertificate(cert.Serial, gen)

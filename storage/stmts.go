@@ -10,19 +10,25 @@ import (
 // prepares them once, so that a transaction binds and steps instead of
 // parsing SQL (parsing was about a third of the transaction's CPU time).
 const (
-	sqlRedeemToken = `UPDATE enroll_tokens SET used_at = ?
-			WHERE hash = ? AND used_at IS NULL AND expires_at > ?
-			RETURNING hash, client_id, dns_names, created_at, expires_at`
-	sqlTokenUsedSerial = `UPDATE enroll_tokens SET used_serial = ? WHERE hash = ?`
+	sqlRedeemToken = `UPDATE enroll_tokens SET used_at = ?, used_serial = ?
+			WHERE hash = ? AND used_at IS NULL AND expires_at > ?`
 	sqlInsertEnrollTok = `INSERT INTO enroll_tokens (hash, client_id, dns_names, created_at, expires_at) SELECT ?, id, ?, ?, ? FROM clients WHERE id = ?`
-	sqlClientByID      = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
-	sqlCertBySerial    = `SELECT ` + certificateColumns + ` FROM certificates WHERE serial = ?`
 	sqlInsertCert      = `INSERT INTO certificates (` + certificateColumns + `) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, '', ?)`
 	sqlSupersede       = `UPDATE certificates SET superseded_by = ?, first_used_at = coalesce(first_used_at, ?) WHERE serial = ? AND superseded_by IS NULL`
 	sqlMarkUsed        = `UPDATE certificates SET first_used_at = ? WHERE serial = ? AND first_used_at IS NULL`
 )
 
-var preparedWrites = []string{sqlRedeemToken, sqlTokenUsedSerial, sqlInsertEnrollTok, sqlClientByID, sqlCertBySerial,
+// The reads that start a redemption and a renewal: the record and its
+// client in one statement. Built once from the column lists; never changed.
+var (
+	sqlRedeemSource = `SELECT t.client_id, t.dns_names, t.created_at, t.expires_at, ` + qualify("c", clientColumns) + `
+			FROM enroll_tokens t JOIN clients c ON c.id = t.client_id
+			WHERE t.hash = ? AND t.used_at IS NULL AND t.expires_at > ?`
+	sqlRenewSource = `SELECT ` + qualify("c", certificateColumns) + `, ` + qualify("cl", clientColumns) + `
+			FROM certificates c JOIN clients cl ON cl.id = c.client_id WHERE c.serial = ?`
+)
+
+var preparedWrites = []string{sqlRedeemSource, sqlRedeemToken, sqlInsertEnrollTok, sqlRenewSource,
 	sqlInsertCert, sqlSupersede, sqlMarkUsed}
 
 // prepare prepares preparedWrites on the writer pool. The map is read-only
