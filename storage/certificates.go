@@ -76,11 +76,12 @@ type RenewFunc func(old Certificate, client Client) (Certificate, error)
 // two renewals of the same certificate can never both land (ErrConflict).
 // The same UPDATE records now as the old certificate's first use unless one
 // is recorded (see MarkCertificateUsed): presenting it for the renewal is a
-// use. An unknown serial or client → ErrNotFound.
+// use. An unknown serial or client → ErrNotFound. Like RedeemEnrollToken it
+// runs in a write batch.
 func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, now time.Time, issue RenewFunc) (Certificate, error) {
 	var cert Certificate
 	gen := db.cache.generation()
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The old record and its client, in one statement.
 		var oldRow certificateRow
 		var clientRow clientRow

@@ -22,6 +22,7 @@ type DB struct {
 	path  string
 	cache statusCache          // clients and revocations, for the hot reads
 	stmts map[string]*sql.Stmt // prepared writer statements (stmts.go); nil when read-only
+	batch *batcher             // write batches (batch.go); nil when read-only
 }
 
 // busyTimeout bounds how long a statement waits for a lock before SQLITE_BUSY.
@@ -65,6 +66,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
 	db.read = read
+	db.startBatcher()
 	return db, nil
 }
 
@@ -85,8 +87,10 @@ func dsn(path string, readOnly bool) string {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Close closes both pools.
+// Close waits for the write batch in progress, if any, and closes both
+// pools. Redemptions and renewals submitted afterwards fail.
 func (db *DB) Close() error {
+	db.stopBatcher()
 	return errors.Join(db.closeStmts(), db.read.Close(), db.write.Close())
 }
 

@@ -33,13 +33,25 @@ type IssueFunc func(EnrollToken, Client) (Certificate, error)
 // inserts the certificate, the token is read with its client (unused and
 // unexpired at now) and marked used by a conditional UPDATE that must change
 // exactly that row. Of any number of concurrent redemptions, exactly one
-// reaches issue. An unknown, used or expired token → ErrNotFound.
+// reaches issue. An unknown, used or expired token → ErrNotFound. Concurrent
+// redemptions and renewals share write transactions (batch.go), each
+// atomic on its own; issue runs on another goroutine than the caller's.
 func (db *DB) RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time, issue IssueFunc) (Certificate, error) {
 	var cert Certificate
 	gen := db.cache.generation()
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		// The token and its client, in one statement. BEGIN IMMEDIATE holds
-		// the write lock from here to COMMIT, so nothing redeems it meanwhile.
+	err := db.inBatch(ctx, db.redeemJob(hash, now, issue, &cert))
+	if err == nil {
+		db.cache.putNewCertificate(cert.Serial, gen)
+	}
+	return cert, err
+}
+
+// redeemJob is RedeemEnrollToken's transaction body; it sets *cert.
+func (db *DB) redeemJob(hash []byte, now time.Time, issue IssueFunc, cert *Certificate) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		// The token and its client, in one statement. The transaction holds
+		// the write lock from BEGIN IMMEDIATE to COMMIT, so nothing redeems
+		// the token between this read and the UPDATE below.
 		tok := EnrollToken{Hash: hash}
 		var dns string
 		var created, expires int64
@@ -50,20 +62,20 @@ func (db *DB) RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time,
 		}
 		tok.DNSNames = fromJSONList(dns)
 		tok.CreatedAt, tok.ExpiresAt = fromUnix(created), fromUnix(expires)
-		var err error
-		if cert, err = issue(tok, clientRow.client()); err != nil {
+		c, err := issue(tok, clientRow.client())
+		if err != nil {
 			return err
 		}
-		if err := db.insertCertificate(ctx, tx, cert); err != nil {
+		if err := db.insertCertificate(ctx, tx, c); err != nil {
 			return err
 		}
-		res, err := db.txExec(ctx, tx, sqlRedeemToken, unix(now), cert.Serial, hash, unix(now))
-		return expectOne(res, err)
-	})
-	if err == nil {
-		db.cache.putNewCertificate(cert.Serial, gen)
+		res, err := db.txExec(ctx, tx, sqlRedeemToken, unix(now), c.Serial, hash, unix(now))
+		if err := expectOne(res, err); err != nil {
+			return err
+		}
+		*cert = c
+		return nil
 	}
-	return cert, err
 }
 
 // DeleteExpiredEnrollTokens removes tokens that expired before cutoff.

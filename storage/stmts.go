@@ -16,6 +16,11 @@ const (
 	sqlInsertCert      = `INSERT INTO certificates (` + certificateColumns + `) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, '', ?)`
 	sqlSupersede       = `UPDATE certificates SET superseded_by = ?, first_used_at = coalesce(first_used_at, ?) WHERE serial = ? AND superseded_by IS NULL`
 	sqlMarkUsed        = `UPDATE certificates SET first_used_at = ? WHERE serial = ? AND first_used_at IS NULL`
+
+	// Around each job of a write batch (batch.go); jobs never nest.
+	sqlSavepoint           = `SAVEPOINT job`
+	sqlRollbackToSavepoint = `ROLLBACK TO job`
+	sqlReleaseSavepoint    = `RELEASE job`
 )
 
 // The reads that start a redemption and a renewal: the record and its
@@ -29,7 +34,7 @@ var (
 )
 
 var preparedWrites = []string{sqlRedeemSource, sqlRedeemToken, sqlInsertEnrollTok, sqlRenewSource,
-	sqlInsertCert, sqlSupersede, sqlMarkUsed}
+	sqlInsertCert, sqlSupersede, sqlMarkUsed, sqlSavepoint, sqlRollbackToSavepoint, sqlReleaseSavepoint}
 
 // prepare prepares preparedWrites on the writer pool. The map is read-only
 // afterwards.
