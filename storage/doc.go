@@ -23,8 +23,10 @@
 // returned since they were read. The server is the database's only writer.
 //
 // Guarantees: the single-use operations (RedeemEnrollToken, RenewCertificate)
-// consume and record in one transaction, so a crash or an error in the
-// caller's issue function leaves nothing half done. The records are plain
+// consume and record atomically, so a crash or an error in the caller's issue
+// function leaves nothing half done. Concurrent ones share a write
+// transaction (group commit, batch.go), each inside its own savepoint, and
+// none returns before that transaction committed. The records are plain
 // structs; policy (who may do what) lives in the domain packages.
 //
 // Audits (snapshot.go): Snapshot digests every table so a test can show a
