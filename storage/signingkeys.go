@@ -34,10 +34,12 @@ func (db *DB) RotateSigningKey(ctx context.Context, next SigningKey, publishUnti
 	})
 }
 
-// SigningKeys returns every key still current or published at now, newest first.
+// SigningKeys returns every key still current or published at now, newest
+// first; keys created in the same second come in the reverse order of their
+// rotations (rowid), so the current key still comes first.
 func (db *DB) SigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT kid, alg, private_pem, created_at, retired_at, publish_until
-		FROM signing_keys WHERE retired_at IS NULL OR publish_until > ? ORDER BY created_at DESC, kid`, unix(now))
+		FROM signing_keys WHERE retired_at IS NULL OR publish_until > ? ORDER BY created_at DESC, rowid DESC`, unix(now))
 	if err != nil {
 		return nil, err
 	}

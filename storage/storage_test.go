@@ -320,6 +320,22 @@ func TestSigningKeysRotation(t *testing.T) {
 	}
 }
 
+// TestSigningKeysSameSecond: keys rotated within one second (a fixed clock)
+// still come newest first, whatever their kids.
+func TestSigningKeysSameSecond(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	for _, kid := range []string{"b", "a", "c"} {
+		if err := db.RotateSigningKey(ctx, storage.SigningKey{KID: kid, Alg: "ES256", PrivatePEM: "pem-" + kid, CreatedAt: t0}, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := db.SigningKeys(ctx, t0)
+	if err != nil || len(keys) != 3 || keys[0].KID != "c" || keys[1].KID != "a" || keys[2].KID != "b" || !keys[0].RetiredAt.IsZero() {
+		t.Fatalf("keys = %+v, %v; want c (current), a, b", keys, err)
+	}
+}
+
 func TestAdminKeysStoreOnlyHashes(t *testing.T) {
 	ctx := context.Background()
 	db := storagetest.Open(t)
