@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -109,7 +110,11 @@ func noDuplicateKeys(body []byte) error {
 		}
 		top := &stack[len(stack)-1]
 		if top.key {
+			// encoding/json matches member names case-insensitively, so
+			// "token" and "TOKEN" are the same member to it: one of them
+			// would silently win.
 			k, _ := tok.(string)
+			k = strings.ToLower(k)
 			if top.keys[k] {
 				return badRequest("a member appears twice in a JSON object")
 			}

@@ -181,6 +181,8 @@ func TestNoDuplicateKeys(t *testing.T) {
 		{`[{"a":1},{"a":1}]`, true},
 		{`{"a":"b","b":"a"}`, true},
 		{`{"a":1,"a":2}`, false},
+		{`{"token":"x","TOKEN":"y"}`, false}, // encoding/json would let the last one win
+		{`{"Csr":"x","csr":"y"}`, false},
 		{`{"a":{"x":1,"x":2}}`, false},
 		{`{"a":[{"x":1,"y":{"z":1,"z":1}}]}`, false},
 		{`{"a":{},"a":[]}`, false},

@@ -4,8 +4,6 @@ import (
 	"crypto/x509"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/certbound/certbound/ca"
 )
 
 // unverifiedPeerChain returns the certificates the TLS client presented, leaf
@@ -18,9 +16,4 @@ func unverifiedPeerChain(c echo.Context) []*x509.Certificate {
 		return st.PeerCertificates
 	}
 	return nil
-}
-
-// verifiedPeer runs ca.VerifyClient on the connection's chain.
-func (a *API) verifiedPeer(c echo.Context) (ca.Peer, error) {
-	return a.ca.VerifyClient(c.Request().Context(), unverifiedPeerChain(c))
 }
