@@ -159,36 +159,9 @@ func (b *bench) enroll(ctx context.Context, e *env, c int) (load.Result, error) 
 		body, _ := json.Marshal(map[string]string{"token": t, "csr": string(keys[i%len(keys)].CSR)})
 		reqs[i] = load.Request("POST", e.srv.Addr, "/v1/enroll", jsonType, body)
 	}
-	var next atomic.Int64
-	ops := make([]load.Op, c)
-	var conns []*load.Conn
-	defer func() {
-		for _, cn := range conns {
-			cn.Close()
-		}
-	}()
-	for w := range c {
-		cn, err := load.Dial(e.srv.Addr, e.srv.PinnedTLS())
-		if err != nil {
-			return load.Result{}, err
-		}
-		conns = append(conns, cn)
-		ops[w] = func() error {
-			i := next.Add(1) - 1
-			if i >= int64(len(reqs)) {
-				return errors.New("out of enrollment tokens")
-			}
-			st, body, err := cn.Do(reqs[i])
-			if err != nil {
-				return err
-			}
-			return expect(st, http.StatusCreated, body)
-		}
-	}
-	if _, err := load.Run(nil, load.Plan{Concurrency: c, Ops: warm}, ops); err != nil {
-		return load.Result{}, err
-	}
-	return load.Run(e.meter, load.Plan{Concurrency: c, Ops: n}, ops)
+	return runQueued(e.meter, c, warm, n, reqs, "enrollment tokens", func(int) (*load.Conn, error) {
+		return load.Dial(e.srv.Addr, e.srv.PinnedTLS())
+	})
 }
 
 // renew: renewal re-keys, and each certificate renews once, so every

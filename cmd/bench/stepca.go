@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -230,36 +229,9 @@ func (s *stepCA) enroll(n, c int) (load.Result, error) {
 		body, _ := json.Marshal(map[string]string{"csr": string(keys[i%len(keys)].CSR), "ott": ott})
 		reqs[i] = load.Request("POST", s.addr, "/1.0/sign", jsonType, body)
 	}
-	var next atomic.Int64
-	ops := make([]load.Op, c)
-	var conns []*load.Conn
-	defer func() {
-		for _, cn := range conns {
-			cn.Close()
-		}
-	}()
-	for w := range c {
-		cn, err := load.Dial(s.addr, s.pinned(nil))
-		if err != nil {
-			return load.Result{}, err
-		}
-		conns = append(conns, cn)
-		ops[w] = func() error {
-			i := next.Add(1) - 1
-			if i >= int64(len(reqs)) {
-				return errors.New("out of one-time tokens")
-			}
-			st, body, err := cn.Do(reqs[i])
-			if err != nil {
-				return err
-			}
-			return expect(st, http.StatusCreated, body)
-		}
-	}
-	if _, err := load.Run(nil, load.Plan{Concurrency: c, Ops: warm}, ops); err != nil {
-		return load.Result{}, err
-	}
-	return load.Run(s, load.Plan{Concurrency: c, Ops: n}, ops)
+	return runQueued(s, c, warm, n, reqs, "one-time tokens", func(int) (*load.Conn, error) {
+		return load.Dial(s.addr, s.pinned(nil))
+	})
 }
 
 // identities enrolls n certificates through /1.0/sign.
@@ -353,36 +325,9 @@ func (s *stepCA) rekey(n, c int) (load.Result, error) {
 	for i, k := range keys {
 		reqs[i] = load.Request("POST", s.addr, "/1.0/rekey", jsonType, k.JSONCSR())
 	}
-	var next atomic.Int64
-	ops := make([]load.Op, c)
-	var conns []*load.Conn
-	defer func() {
-		for _, cn := range conns {
-			cn.Close()
-		}
-	}()
-	for w := range c {
-		cn, err := load.Dial(s.addr, s.pinned(&s.ids[w]))
-		if err != nil {
-			return load.Result{}, err
-		}
-		conns = append(conns, cn)
-		ops[w] = func() error {
-			i := next.Add(1) - 1
-			if i >= int64(len(reqs)) {
-				return errors.New("out of CSRs")
-			}
-			st, body, err := cn.Do(reqs[i])
-			if err != nil {
-				return err
-			}
-			return expect(st, http.StatusCreated, body)
-		}
-	}
-	if _, err := load.Run(nil, load.Plan{Concurrency: c, Ops: warm}, ops); err != nil {
-		return load.Result{}, err
-	}
-	return load.Run(s, load.Plan{Concurrency: c, Ops: n}, ops)
+	return runQueued(s, c, warm, n, reqs, "CSRs", func(w int) (*load.Conn, error) {
+		return load.Dial(s.addr, s.pinned(&s.ids[w]))
+	})
 }
 
 // compareStepCA runs certbound's enrollment and keep-alive renewal loads and
