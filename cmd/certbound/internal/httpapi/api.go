@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"context"
-	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -10,7 +8,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/certs/secret"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/tokenex"
@@ -22,17 +19,16 @@ type AdminAuthenticator interface {
 	AdminKeyValid(key secret.Secret) bool
 }
 
-// PeerVerifier turns a TLS peer's chain into a verified identity. *ca.Authority
-// implements it.
-type PeerVerifier interface {
-	VerifyClient(ctx context.Context, chain []*x509.Certificate) (ca.Peer, error)
+// Roots serves the CA's root bundle. *ca.Authority implements it. Peers are
+// verified in the domain (enroll.VerifyRenewal, tokenex), not here.
+type Roots interface {
 	RootPEM() []byte
 }
 
 // Config holds the services the API adapts. All fields are required unless
 // marked otherwise.
 type Config struct {
-	CA     PeerVerifier
+	CA     Roots
 	Enroll *enroll.Service
 	Tokens *tokenex.Service
 	Admin  AdminAuthenticator
@@ -58,7 +54,7 @@ type Config struct {
 
 // API serves certbound's routes.
 type API struct {
-	ca       PeerVerifier
+	ca       Roots
 	enroll   *enroll.Service
 	tokens   *tokenex.Service
 	admin    AdminAuthenticator

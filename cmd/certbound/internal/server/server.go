@@ -198,7 +198,7 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 			CACertificates: []*x509.Certificate{authority.Root(), authority.Intermediate()}, SigningKeys: tokens.PublishedKeys,
 			AuditDropped: s.audit.Dropped})
 	}
-	s.api = httpapi.New(httpapi.Config{CA: peers, Enroll: enrollSvc, Tokens: tokens, Admin: admins, Logger: s.log, Now: cfg.Now,
+	s.api = httpapi.New(httpapi.Config{CA: authority, Enroll: enrollSvc, Tokens: tokens, Admin: admins, Logger: s.log, Now: cfg.Now,
 		EnrollRate: cfg.RateLimitEnroll, AuthFailureRate: cfg.RateLimitAuthFailures,
 		Observer: observer{metrics: s.metrics, audit: s.audit}, Audit: s.db})
 	return nil
