@@ -2,8 +2,14 @@ package storage_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -154,4 +160,79 @@ func BenchmarkRenewCertificate(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkRedeemEnrollTokenAtScale is BenchmarkRedeemEnrollTokenConcurrent
+// on a certificates table that already holds rows (CERTBOUND_BENCH_ROWS,
+// default 10,000; the benchmark suite's scale database has 1,000,000), with
+// random serials and fingerprints as real certificates have: what an
+// enrollment's write costs once the indexes no longer fit in a few pages.
+func BenchmarkRedeemEnrollTokenAtScale(b *testing.B) {
+	rows := 10_000
+	if s := os.Getenv("CERTBOUND_BENCH_ROWS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("CERTBOUND_BENCH_ROWS: %v", err)
+		}
+		rows = n
+	}
+	ctx := context.Background()
+	db := storagetest.Open(b)
+	c := storage.Client{ID: "svc", AuthMethod: "tls_client_auth", CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateClient(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	for lo := 0; lo < rows; lo += 50_000 {
+		cs := make([]storage.Certificate, 0, 50_000)
+		for range min(50_000, rows-lo) {
+			cs = append(cs, randomCert(false))
+		}
+		if err := db.ImportCertificates(ctx, cs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const n = 200_000
+	for i := range n {
+		tok := storage.EnrollToken{Hash: hash(fmt.Sprint(i)), ClientID: "svc", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		if err := db.InsertEnrollToken(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	for _, ordered := range []bool{false, true, false, true, false, true} {
+		b.Run(map[bool]string{false: "random-serials", true: "ordered-serials"}[ordered], func(b *testing.B) {
+			issue := func(storage.EnrollToken, storage.Client) (storage.Certificate, error) { return randomCert(ordered), nil }
+			b.ReportAllocs()
+			b.SetParallelism(16 / max(1, runtime.GOMAXPROCS(0)))
+			c0 := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1) - 1
+					if i >= n {
+						b.Error("out of tokens; lower -benchtime")
+						return
+					}
+					if _, err := db.RedeemEnrollToken(ctx, hash(fmt.Sprint(i)), t0, issue); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// randomCert is a certificate record with a random 128-bit serial (or, if
+// ordered, one that starts with the time) and the SHA-256 of it as its
+// fingerprint, both in hex, as enroll records them.
+func randomCert(ordered bool) storage.Certificate {
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	fp := sha256.Sum256(raw[:])
+	if ordered {
+		binary.BigEndian.PutUint64(raw[:], uint64(time.Now().UnixNano())>>1)
+	}
+	return storage.Certificate{Serial: hex.EncodeToString(raw[:]), ClientID: "svc", Fingerprint: hex.EncodeToString(fp[:]),
+		NotBefore: t0, NotAfter: t0.Add(24 * time.Hour), CreatedAt: t0}
 }

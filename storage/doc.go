@@ -12,7 +12,7 @@
 //   - signing_keys: the token-signing keys (PKCS#8 PEM) and when each retires.
 //
 // Concurrency: WAL journal, synchronous=NORMAL (durable at checkpoints, never
-// corrupt), a busy timeout, one writer connection whose transactions start
+// corrupt), checkpoints every 10,000 WAL pages (db.go), a busy timeout, one writer connection whose transactions start
 // with BEGIN IMMEDIATE, and a separate pool of read-only connections, so reads
 // never wait for the writer and writers never deadlock upgrading a lock.
 //
