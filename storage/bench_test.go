@@ -201,7 +201,9 @@ func BenchmarkRedeemEnrollTokenAtScale(b *testing.B) {
 	var next atomic.Int64
 	for _, ordered := range []bool{false, true, false, true, false, true} {
 		b.Run(map[bool]string{false: "random-serials", true: "ordered-serials"}[ordered], func(b *testing.B) {
-			issue := func(storage.EnrollToken, storage.Client) (storage.Certificate, error) { return randomCert(ordered), nil }
+			issue := func(storage.EnrollToken, storage.Client) (storage.Certificate, error) {
+				return randomCert(ordered), nil
+			}
 			b.ReportAllocs()
 			b.SetParallelism(16 / max(1, runtime.GOMAXPROCS(0)))
 			c0 := cpuTime()
