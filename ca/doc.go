@@ -18,8 +18,9 @@
 //     field that could carry a requested extension, subject or validity.
 //   - Leaves are X509-SVIDs: exactly one URI SAN spiffe://<trust-domain>/<id>,
 //     CN=<id>, cA=FALSE, digitalSignature (+keyEncipherment for RSA),
-//     serverAuth+clientAuth, 128-bit random serial, NotBefore back-dated one
-//     minute, NotAfter never beyond the intermediate's, AKI and SKI set.
+//     serverAuth+clientAuth, a 128-bit serial (the time, then 80 random bits:
+//     certs.NewSerial), NotBefore back-dated one minute, NotAfter never
+//     beyond the intermediate's, AKI and SKI set.
 //   - [Authority.VerifyClient] is the only way certbound turns certificates a
 //     TLS peer presented into an identity ([Peer], which cannot be built
 //     elsewhere). It verifies the chain with crypto/x509 against this CA's root

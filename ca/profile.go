@@ -30,11 +30,8 @@ func leafBackdate(lifetime time.Duration) time.Duration {
 // X509-SVID §§2–4; RFC 5280 §4). Every field is set here from policy: the CSR
 // contributes pub and nothing else, and id and dns were checked by the caller.
 func leafTemplate(id certs.ID, dns []string, pub crypto.PublicKey, lifetime time.Duration, now time.Time, issuer *x509.Certificate) (*x509.Certificate, error) {
-	// 128 random bits (SPEC: ≥ 64), positive, at most 20 octets (RFC 5280 §4.1.2.2).
-	serial, err := certs.RandomSerial()
-	if err != nil {
-		return nil, err
-	}
+	// 80 CSPRNG bits (SPEC: ≥ 64) after the time, positive, 16 octets (certs.NewSerial).
+	serial := certs.NewSerial(now)
 	// crypto/x509 generates an SKI only for CA certificates; RFC 5280 §4.2.1.2
 	// method 1 (SHA-1 of the subjectPublicKey bits). The AKI is copied from the
 	// intermediate's SKI by crypto/x509.
@@ -73,10 +70,7 @@ func leafTemplate(id certs.ID, dns []string, pub crypto.PublicKey, lifetime time
 // server certificate with serverAuth only and no SPIFFE ID, CN = the first
 // name, DNS and IP SANs from names, NotAfter clamped like a leaf's.
 func serverTemplate(names []string, pub crypto.PublicKey, lifetime time.Duration, now time.Time, issuer *x509.Certificate) (*x509.Certificate, error) {
-	serial, err := certs.RandomSerial()
-	if err != nil {
-		return nil, err
-	}
+	serial := certs.NewSerial(now)
 	ski, err := x509util.GenerateSubjectKeyID(pub)
 	if err != nil {
 		return nil, err

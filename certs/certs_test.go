@@ -5,12 +5,15 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"math/big"
+	"math/bits"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certbound/certbound/certs"
 )
@@ -169,21 +172,44 @@ func TestIDs(t *testing.T) {
 	}
 }
 
-func TestRandomSerial(t *testing.T) {
+func TestNewSerial(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	seen := map[string]bool{}
-	for range 100 {
-		n, err := certs.RandomSerial()
-		if err != nil || n.Sign() <= 0 || n.BitLen() > 128 {
-			t.Fatalf("serial %v, %v", n, err)
+	randomMask := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 80), big.NewInt(1))
+	ones := 0
+	const n = 1000
+	for range n {
+		sn := certs.NewSerial(now)
+		if sn.Sign() <= 0 || len(sn.Bytes()) > 16 {
+			t.Fatalf("serial %x: not positive or longer than 16 octets", sn)
 		}
-		s := certs.SerialString(n)
-		if len(s)%2 != 0 || certs.NormalizeSerial(strings.ToUpper(s)) != s {
-			t.Fatalf("serial %s: odd length or not normalised", s)
+		if got := new(big.Int).Rsh(sn, 80).Int64(); got != now.UnixMilli() {
+			t.Fatalf("serial %x: time prefix %d, want %d", sn, got, now.UnixMilli())
+		}
+		s := certs.SerialString(sn)
+		if len(s) != 32 || certs.NormalizeSerial(strings.ToUpper(s)) != s {
+			t.Fatalf("serial %s: want 32 normalised hex digits", s)
 		}
 		if seen[s] {
 			t.Fatalf("duplicate serial %s", s)
 		}
 		seen[s] = true
+		for _, w := range new(big.Int).And(sn, randomMask).Bits() {
+			ones += bits.OnesCount(uint(w))
+		}
+	}
+	// 80 CSPRNG bits each: about half of them set (the mean over 1,000
+	// serials is 40 ± 0.14; a constant or a counter is far off).
+	if mean := float64(ones) / n; mean < 38 || mean > 42 {
+		t.Fatalf("random part: %.2f bits set on average, want about 40", mean)
+	}
+	// Later serials sort later, as numbers and as stored strings.
+	a, b := certs.NewSerial(now), certs.NewSerial(now.Add(time.Millisecond))
+	if a.Cmp(b) >= 0 || certs.SerialString(a) >= certs.SerialString(b) {
+		t.Fatalf("%x issued before %x sorts after it", a, b)
+	}
+	if s := certs.SerialString(certs.NewSerial(time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC))); len(s) != 32 {
+		t.Fatalf("serial in 2400: %s, want 32 hex digits", s)
 	}
 }
 

@@ -154,11 +154,7 @@ func writeFile(t testing.TB, path string, data []byte, perm os.FileMode) {
 
 func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
 	t.Helper()
-	serial, err := certs.RandomSerial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = serial
+	tmpl.SerialNumber = certs.NewSerial(time.Now())
 	if parent == nil {
 		parent = tmpl
 	}

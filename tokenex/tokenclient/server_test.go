@@ -118,11 +118,7 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 
 func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
 	t.Helper()
-	serial, err := certs.RandomSerial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = serial
+	tmpl.SerialNumber = certs.NewSerial(time.Now())
 	if parent == nil {
 		parent = tmpl
 	}
