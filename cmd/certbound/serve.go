@@ -29,6 +29,7 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the certbound server (creates the CA and data dir on first start)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGC()
 			level := new(slog.LevelVar)
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
