@@ -23,19 +23,8 @@ type DB struct {
 	cache statusCache          // clients and revocations, for the hot reads
 	stmts map[string]*sql.Stmt // prepared writer statements (stmts.go); nil when read-only
 	batch *batcher             // write batches (batch.go); nil when read-only
+	ckpt  *checkpointer        // background checkpoints (checkpoint.go); nil when read-only
 }
-
-// walAutocheckpointPages is when the writer copies the WAL back into the
-// database file: at the first COMMIT that takes the WAL past this many pages
-// (about 40 MB), inside that COMMIT, so every caller waiting on its write
-// batch waits for the checkpoint too. SQLite's default, 1,000 pages, made
-// that happen every few hundred enrollments; with ten times as many pages
-// per checkpoint, a page written by many transactions (interior B-tree pages,
-// the end of a table) is copied once instead of many times:
-// BenchmarkRedeemEnrollTokenAtScale went from 62–69 to 51–56 µs per
-// redemption (five interleaved runs each). The WAL file keeps its largest
-// size between checkpoints; recovery after a crash replays at most this much.
-const walAutocheckpointPages = 10_000
 
 // busyTimeout bounds how long a statement waits for a lock before SQLITE_BUSY.
 const busyTimeout = 10 * time.Second
@@ -78,6 +67,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
 	db.read = read
+	if err := db.startCheckpointer(); err != nil {
+		db.closeStmts()
+		read.Close()
+		write.Close()
+		return nil, err
+	}
 	db.startBatcher()
 	return db, nil
 }
@@ -91,7 +86,7 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpointPages))
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -104,7 +99,11 @@ func (db *DB) Path() string { return db.path }
 // pools. Redemptions and renewals submitted afterwards fail.
 func (db *DB) Close() error {
 	db.stopBatcher()
-	return errors.Join(db.closeStmts(), db.read.Close(), db.write.Close())
+	var ckptErr error
+	if db.ckpt != nil {
+		ckptErr = db.ckpt.stop()
+	}
+	return errors.Join(ckptErr, db.closeStmts(), db.read.Close(), db.write.Close())
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok").
@@ -161,7 +160,11 @@ func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return translate(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return translate(err)
+	}
+	db.committed()
+	return nil
 }
 
 // translate maps SQLite constraint failures onto ErrConflict.

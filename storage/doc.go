@@ -12,9 +12,11 @@
 //   - signing_keys: the token-signing keys (PKCS#8 PEM) and when each retires.
 //
 // Concurrency: WAL journal, synchronous=NORMAL (durable at checkpoints, never
-// corrupt), checkpoints every 10,000 WAL pages (db.go), a busy timeout, one writer connection whose transactions start
-// with BEGIN IMMEDIATE, and a separate pool of read-only connections, so reads
-// never wait for the writer and writers never deadlock upgrading a lock.
+// corrupt), checkpoints run by a goroutine of their own instead of inside a
+// commit (checkpoint.go), a busy timeout, one writer connection whose
+// transactions start with BEGIN IMMEDIATE, and a separate pool of read-only
+// connections, so reads never wait for the writer and writers never deadlock
+// upgrading a lock.
 //
 // Caching (statuscache.go): GetClient, ClientDisabled and CertificateRevoked,
 // the reads every authenticated request makes, are answered from memory
