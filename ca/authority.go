@@ -38,8 +38,10 @@ type Authority struct {
 	intermediate *x509.Certificate // never nil; signed by root, cA, key == signer
 	signer       crypto.Signer     // intermediate key; never nil
 
-	roots         *x509.CertPool // {root}: the only trust anchor (RFC 8705 §7.4)
-	intermediates *x509.CertPool // {intermediate}: the only path VerifyClient builds
+	// anchor is {intermediate}: VerifyClient checks a leaf's signature
+	// against the intermediate only, since the intermediate's own link to the
+	// root, the only trust anchor (RFC 8705 §7.4), was checked by New.
+	anchor *x509.CertPool
 
 	rootPEM         []byte // root.crt, re-encoded
 	intermediatePEM []byte // tail of every ChainPEM
@@ -91,8 +93,7 @@ func New(cfg Config) (*Authority, error) {
 		root:            root,
 		intermediate:    intermediate,
 		signer:          signer,
-		roots:           x509.NewCertPool(),
-		intermediates:   x509.NewCertPool(),
+		anchor:          x509.NewCertPool(),
 		rootPEM:         certs.EncodeCertificates(root),
 		intermediatePEM: certs.EncodeCertificates(intermediate),
 		rootFingerprint: certs.Fingerprint(root.Raw),
@@ -100,8 +101,7 @@ func New(cfg Config) (*Authority, error) {
 		status:          cfg.Status,
 		now:             now,
 	}
-	a.roots.AddCert(root)
-	a.intermediates.AddCert(intermediate)
+	a.anchor.AddCert(intermediate)
 	return a, nil
 }
 

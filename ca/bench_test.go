@@ -66,6 +66,24 @@ func BenchmarkVerifyClient(b *testing.B) {
 			}
 		}
 	})
+	// uncached: every call a certificate the Authority has not seen lately
+	// (more distinct leaves than its cache holds, in turn), as when each
+	// client presents a new certificate, e.g. to renew it.
+	b.Run("uncached", func(b *testing.B) {
+		ctx := b.Context()
+		chains := make([][]*x509.Certificate, 16384)
+		for i := range chains {
+			chains[i] = catest.PeerCertificates(b, must(c.Leaf(b, "svc-a")))
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := c.Authority.VerifyClient(ctx, chains[i%len(chains)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("floor", func(b *testing.B) {
 		opts := x509.VerifyOptions{
 			Roots:         c.RootPool(),

@@ -46,6 +46,8 @@ func TestVerifyClient(t *testing.T) {
 		{"reject/foreign-ca-with-its-intermediate", []*x509.Certificate{
 			catest.PeerCertificates(t, must(foreign.Leaf(t, "svc-a")))[0], foreign.Authority.Intermediate(), foreign.Authority.Root(),
 		}, ca.ErrUntrusted},
+		{"reject/sibling-intermediate-of-the-same-root", c.SiblingLeaf(t, "svc-a"), ca.ErrUntrusted},
+		{"reject/sibling-intermediate-leaf-only", c.SiblingLeaf(t, "svc-a")[:1], ca.ErrUntrusted},
 		{"reject/self-signed-same-san", chain(catest.SelfSigned(t, "svc-a")), ca.ErrUntrusted},
 		{"reject/expired", chain(c.ExpiredLeaf(t, "svc-a")), ca.ErrExpired},
 		{"reject/expired-is-untrusted", chain(c.ExpiredLeaf(t, "svc-a")), ca.ErrUntrusted},

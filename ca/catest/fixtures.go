@@ -104,6 +104,40 @@ func (c *CA) RootAsLeaf(t testing.TB) (tls.Certificate, *x509.Certificate) {
 	return tls.Certificate{Certificate: [][]byte{r.Raw}, PrivateKey: c.rootKey, Leaf: r}, r
 }
 
+// SiblingLeaf is a good-looking leaf for clientID whose issuer is another
+// intermediate with the same name, also signed by this CA's root (as one
+// made for something else, or an old one, would be): the root vouches for
+// it, but it is not the intermediate certbound issues with, and the leaf must
+// be refused. The chain returned is leaf, sibling intermediate.
+func (c *CA) SiblingLeaf(t testing.TB, clientID string) []*x509.Certificate {
+	t.Helper()
+	in := c.Authority.Intermediate()
+	sibKey := newKey(t)
+	sib := signCert(t, &x509.Certificate{
+		SerialNumber:          serial(t),
+		Subject:               in.Subject,
+		NotBefore:             in.NotBefore,
+		NotAfter:              in.NotAfter,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, c.Authority.Root(), sibKey.Public(), c.rootKey)
+	_, good := c.Leaf(t, clientID)
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(t),
+		Subject:               good.Subject,
+		URIs:                  good.URIs,
+		NotBefore:             good.NotBefore,
+		NotAfter:              good.NotAfter,
+		BasicConstraintsValid: true,
+		KeyUsage:              good.KeyUsage,
+		ExtKeyUsage:           good.ExtKeyUsage,
+	}
+	return []*x509.Certificate{signCert(t, tmpl, sib, key.Public(), sibKey), sib}
+}
+
 // SelfSigned makes a self-signed certificate for a fresh P-256 key that
 // otherwise looks like a certbound leaf: CN=clientID, URI SAN
 // spiffe://certbound.local/<clientID>, cA=FALSE, digitalSignature,
