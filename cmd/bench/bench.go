@@ -178,7 +178,7 @@ func (b *bench) scale(ctx context.Context, small *env) error {
 }
 
 // scaleRounds is how often each scale comparison runs on each server.
-const scaleRounds = 2
+const scaleRounds = 3
 
 type step struct {
 	name string
