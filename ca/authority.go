@@ -38,10 +38,12 @@ type Authority struct {
 	intermediate *x509.Certificate // never nil; signed by root, cA, key == signer
 	signer       crypto.Signer     // intermediate key; never nil
 
-	// anchor is {intermediate}: VerifyClient checks a leaf's signature
-	// against the intermediate only, since the intermediate's own link to the
-	// root, the only trust anchor (RFC 8705 §7.4), was checked by New.
-	anchor *x509.CertPool
+	// VerifyClient's x509.VerifyOptions. The root is the only trust anchor
+	// (RFC 8705 §7.4) and the intermediate the only path. When the root
+	// constrains nothing below it (see rootConstrainsChain), the pools hold
+	// the intermediate as the anchor and nothing else: its own link to the
+	// root was checked by New, so a leaf costs one signature check, not two.
+	anchors, intermediates *x509.CertPool
 
 	rootPEM         []byte // root.crt, re-encoded
 	intermediatePEM []byte // tail of every ChainPEM
@@ -93,7 +95,8 @@ func New(cfg Config) (*Authority, error) {
 		root:            root,
 		intermediate:    intermediate,
 		signer:          signer,
-		anchor:          x509.NewCertPool(),
+		anchors:         x509.NewCertPool(),
+		intermediates:   x509.NewCertPool(),
 		rootPEM:         certs.EncodeCertificates(root),
 		intermediatePEM: certs.EncodeCertificates(intermediate),
 		rootFingerprint: certs.Fingerprint(root.Raw),
@@ -101,7 +104,12 @@ func New(cfg Config) (*Authority, error) {
 		status:          cfg.Status,
 		now:             now,
 	}
-	a.anchor.AddCert(intermediate)
+	if rootConstrainsChain(root) {
+		a.anchors.AddCert(root)
+		a.intermediates.AddCert(intermediate)
+	} else {
+		a.anchors.AddCert(intermediate)
+	}
 	return a, nil
 }
 
@@ -133,6 +141,25 @@ func checkHierarchy(root, intermediate *x509.Certificate, signer crypto.Signer, 
 		}
 	}
 	return nil
+}
+
+// rootConstrainsChain reports whether root carries anything crypto/x509
+// applies to the certificates below it beyond their signatures and validity:
+// extended key usages, name constraints, certificate policies or a path
+// length that could forbid the intermediate. certbound's own roots
+// (Bootstrap) carry none; a root put in the data dir by hand might, and then
+// every leaf is verified all the way to it.
+func rootConstrainsChain(root *x509.Certificate) bool {
+	return len(root.ExtKeyUsage) > 0 || len(root.UnknownExtKeyUsage) > 0 ||
+		root.PermittedDNSDomainsCritical || len(root.PermittedDNSDomains) > 0 || len(root.ExcludedDNSDomains) > 0 ||
+		len(root.PermittedIPRanges) > 0 || len(root.ExcludedIPRanges) > 0 ||
+		len(root.PermittedEmailAddresses) > 0 || len(root.ExcludedEmailAddresses) > 0 ||
+		len(root.PermittedURIDomains) > 0 || len(root.ExcludedURIDomains) > 0 ||
+		len(root.PolicyIdentifiers) > 0 || len(root.Policies) > 0 || len(root.PolicyMappings) > 0 ||
+		root.RequireExplicitPolicy > 0 || root.RequireExplicitPolicyZero ||
+		root.InhibitPolicyMapping > 0 || root.InhibitPolicyMappingZero ||
+		root.InhibitAnyPolicy > 0 || root.InhibitAnyPolicyZero ||
+		root.MaxPathLenZero || (root.MaxPathLen >= 0 && root.MaxPathLen < 1 && root.BasicConstraintsValid)
 }
 
 // Root returns the root certificate, the trust anchor clients pin. Callers

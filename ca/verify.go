@@ -123,18 +123,20 @@ func (a *Authority) verifyChain(leaf *x509.Certificate, now time.Time) (*verifie
 	}
 	// The path is leaf → this CA's intermediate → its root, always. The
 	// intermediate's signature by the root and its CA fields are fixed facts
-	// that New checked (checkHierarchy), so crypto/x509 verifies the leaf
-	// against the intermediate as its anchor — one signature, not two — and
-	// the root's validity is checked here. Same verdict, half the cost of a
-	// client's first presentation (BenchmarkVerifyClient/uncached).
+	// that New checked (checkHierarchy); unless the root constrains the chain
+	// (rootConstrainsChain), crypto/x509 verifies the leaf against the
+	// intermediate as its anchor — one signature, not two — and the root's
+	// validity is checked here. Same verdict, half the cost of a client's
+	// first presentation (BenchmarkVerifyClient/uncached).
 	if now.Before(a.root.NotBefore) || now.After(a.root.NotAfter) {
 		return nil, fmt.Errorf("%w: %w: the root is valid from %s to %s", ErrUntrusted, ErrExpired,
 			a.root.NotBefore.Format(time.RFC3339), a.root.NotAfter.Format(time.RFC3339))
 	}
 	chains, err := leaf.Verify(x509.VerifyOptions{
-		Roots:       a.anchor,
-		CurrentTime: now,        // zero would mean time.Now
-		KeyUsages:   clientAuth, // empty would mean serverAuth
+		Roots:         a.anchors,
+		Intermediates: a.intermediates,
+		CurrentTime:   now,        // zero would mean time.Now
+		KeyUsages:     clientAuth, // empty would mean serverAuth
 	})
 	if err != nil {
 		if inv := (x509.CertificateInvalidError{}); errors.As(err, &inv) && inv.Reason == x509.Expired {
