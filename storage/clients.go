@@ -115,17 +115,37 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]Clien
 	return out, rows.Err()
 }
 
-// UpdateClient replaces the mutable fields of the client c.ID (everything
-// but ID and CreatedAt). ErrNotFound if there is none.
-func (db *DB) UpdateClient(ctx context.Context, c Client) error {
+// ModifyClient reads the client id, lets change modify the record and
+// writes back its mutable fields (everything but ID and CreatedAt), all in
+// one write transaction: change always sees the latest record, so a change
+// made meanwhile by another caller (an administrator's PATCH, clone
+// detection disabling the client) is never overwritten with what was read
+// before it. It returns the record written. ErrNotFound if there is no such
+// client; an error from change rolls back and is returned as it is.
+func (db *DB) ModifyClient(ctx context.Context, id string, change func(*Client) error) (Client, error) {
 	defer db.cache.invalidate()
-	res, err := db.write.ExecContext(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?,
-		grant_types = ?, auth_method = ?, san_uri = ?, thumbprints = ?, self_signed_pem = ?, secret_hash = ?,
-		access_token_ttl = ?, disabled = ?, updated_at = ? WHERE id = ?`,
-		c.Name, spaceList(c.Scopes), jsonList(c.Audiences), jsonList(c.GrantTypes), c.AuthMethod, c.SANURI,
-		jsonList(c.Thumbprints), c.SelfSignedPEM, c.SecretHash, int64(c.AccessTokenTTL/time.Second), c.Disabled,
-		unix(c.UpdatedAt), c.ID)
-	return expectOne(res, err)
+	var c Client
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if c, err = scanClient(tx.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id)); err != nil {
+			return err
+		}
+		if err := change(&c); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?,
+			grant_types = ?, auth_method = ?, san_uri = ?, thumbprints = ?, self_signed_pem = ?, secret_hash = ?,
+			access_token_ttl = ?, disabled = ?, updated_at = ? WHERE id = ?`,
+			c.Name, spaceList(c.Scopes), jsonList(c.Audiences), jsonList(c.GrantTypes), c.AuthMethod, c.SANURI,
+			jsonList(c.Thumbprints), c.SelfSignedPEM, c.SecretHash, int64(c.AccessTokenTTL/time.Second), c.Disabled,
+			unix(c.UpdatedAt), id)
+		return expectOne(res, err)
+	})
+	if err != nil {
+		return Client{}, err
+	}
+	c.ID = id
+	return c, nil
 }
 
 // DeleteClient deletes the client, its unused enrollment tokens, and revokes

@@ -30,19 +30,18 @@ func TestStatusCacheSeesWrites(t *testing.T) {
 		write func(*testing.T, *storage.DB)
 		check func(*testing.T, *storage.DB)
 	}{
-		{"accept/update-client", func(t *testing.T, db *storage.DB) {
-			c, err := db.GetClient(ctx, "a")
+		{"accept/modify-client", func(t *testing.T, db *storage.DB) {
+			_, err := db.ModifyClient(ctx, "a", func(c *storage.Client) error {
+				c.Scopes, c.Disabled = []string{"other"}, true
+				return nil
+			})
 			if err != nil {
-				t.Fatal(err)
-			}
-			c.Scopes, c.Disabled = []string{"other"}, true
-			if err := db.UpdateClient(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}, func(t *testing.T, db *storage.DB) {
 			c, err := db.GetClient(ctx, "a")
 			if err != nil || len(c.Scopes) != 1 || c.Scopes[0] != "other" || !c.Disabled {
-				t.Fatalf("GetClient after UpdateClient: %+v, %v", c, err)
+				t.Fatalf("GetClient after ModifyClient: %+v, %v", c, err)
 			}
 			wantDisabled(t, db, "a", true)
 		}},
@@ -145,12 +144,11 @@ func TestStatusCacheConcurrent(t *testing.T) {
 		})
 	}
 	for i := range 50 {
-		c, err := db.GetClient(ctx, "a")
+		c, err := db.ModifyClient(ctx, "a", func(c *storage.Client) error {
+			c.Disabled = i%2 == 0
+			return nil
+		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		c.Disabled = i%2 == 0
-		if err := db.UpdateClient(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		wantDisabled(t, db, "a", c.Disabled)

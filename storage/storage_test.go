@@ -82,13 +82,25 @@ func TestClients(t *testing.T) {
 	if got.SANURI != c.SANURI || len(got.Scopes) != 2 || got.Audiences[0] != "event" || !got.CreatedAt.Equal(t0) {
 		t.Fatalf("round trip: %+v", got)
 	}
-	got.Disabled = true
-	got.Scopes = []string{"event.read"}
-	if err := db.UpdateClient(ctx, got); err != nil {
-		t.Fatal(err)
+	mod, err := db.ModifyClient(ctx, c.ID, func(c *storage.Client) error {
+		c.Disabled, c.Scopes, c.ID = true, []string{"event.read"}, "renamed" // the id is not the change's to make
+		return nil
+	})
+	if err != nil || mod.ID != c.ID || !mod.Disabled {
+		t.Fatalf("ModifyClient: %+v, %v", mod, err)
 	}
 	if d, _ := db.ClientDisabled(ctx, c.ID); !d {
 		t.Fatal("disabled client reported enabled")
+	}
+	if got, _ := db.GetClient(ctx, c.ID); len(got.Scopes) != 1 || got.Scopes[0] != "event.read" {
+		t.Fatalf("scopes after ModifyClient: %v", got.Scopes)
+	}
+	refuse := errors.New("no")
+	if _, err := db.ModifyClient(ctx, c.ID, func(c *storage.Client) error { c.Disabled = false; return refuse }); err != refuse {
+		t.Fatalf("ModifyClient whose change fails: %v, want the change's error", err)
+	}
+	if d, _ := db.ClientDisabled(ctx, c.ID); !d {
+		t.Fatal("a failed change was written")
 	}
 	if d, _ := db.ClientDisabled(ctx, "nobody"); !d {
 		t.Fatal("unknown client must count as disabled")
@@ -96,8 +108,8 @@ func TestClients(t *testing.T) {
 	if _, err := db.GetClient(ctx, "nobody"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("GetClient(unknown) = %v", err)
 	}
-	if err := db.UpdateClient(ctx, storage.Client{ID: "nobody"}); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("UpdateClient(unknown) = %v", err)
+	if _, err := db.ModifyClient(ctx, "nobody", func(*storage.Client) error { return nil }); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("ModifyClient(unknown) = %v", err)
 	}
 	newClient(t, db, "b")
 	newClient(t, db, "c")

@@ -424,39 +424,53 @@ func (s *Service) ListClients(ctx context.Context, after string, limit int) ([]C
 // UpdateClient applies p to the client id and returns the result. The same
 // rules as RegisterClient apply to the changed fields. Disabling a client
 // makes its tokens inactive at introspection and stops new ones at once.
+//
+// The patch is applied to the record as it is inside the write transaction
+// (Store.ModifyClient): two PATCHes of different fields both land, and a
+// PATCH never undoes a disable that happened after the caller looked.
 func (s *Service) UpdateClient(ctx context.Context, id string, p ClientPatch) (Client, error) {
-	rec, err := s.store.GetClient(ctx, id)
-	if err != nil {
+	var invalid error // a field the rules refuse: the caller's mistake, returned as it is
+	rec, err := s.store.ModifyClient(ctx, id, func(rec *storage.Client) error {
+		invalid = s.applyPatch(rec, p)
+		return invalid
+	})
+	switch {
+	case invalid != nil:
+		return Client{}, invalid
+	case err != nil:
 		return Client{}, registryError(err)
 	}
+	return clientView(rec), nil
+}
+
+// applyPatch checks p's fields and sets them on rec.
+func (s *Service) applyPatch(rec *storage.Client, p ClientPatch) error {
+	var err error
 	if p.ClientName != nil {
 		if rec.Name, err = checkName(*p.ClientName); err != nil {
-			return Client{}, err
+			return err
 		}
 	}
 	if p.Scope != nil {
 		if rec.Scopes, err = checkScope(*p.Scope); err != nil {
-			return Client{}, err
+			return err
 		}
 	}
 	if p.Audience != nil {
 		if rec.Audiences, err = s.checkAudience(*p.Audience); err != nil {
-			return Client{}, err
+			return err
 		}
 	}
 	if p.AccessTokenTTL != nil {
 		if rec.AccessTokenTTL, err = s.checkTTL(*p.AccessTokenTTL); err != nil {
-			return Client{}, err
+			return err
 		}
 	}
 	if p.Disabled != nil {
 		rec.Disabled = *p.Disabled
 	}
 	rec.UpdatedAt = s.now()
-	if err := s.store.UpdateClient(ctx, rec); err != nil {
-		return Client{}, registryError(err)
-	}
-	return clientView(rec), nil
+	return nil
 }
 
 // DeleteClient deletes the client id and revokes its certificates (SPEC §6).
@@ -472,17 +486,21 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 // once; the old one stops working at once. A client of another method gets
 // invalid_client_metadata.
 func (s *Service) RotateClientSecret(ctx context.Context, id string) (secret.Secret, error) {
-	rec, err := s.store.GetClient(ctx, id)
-	if err != nil {
-		return secret.Secret{}, registryError(err)
-	}
-	if !secretMethod(rec.AuthMethod) {
-		return secret.Secret{}, metadataError("the client does not authenticate with a secret")
-	}
 	sec := secret.New(SecretPrefix)
-	rec.SecretHash = sec.Hash()
-	rec.UpdatedAt = s.now()
-	if err := s.store.UpdateClient(ctx, rec); err != nil {
+	var notSecret error
+	_, err := s.store.ModifyClient(ctx, id, func(rec *storage.Client) error {
+		if !secretMethod(rec.AuthMethod) {
+			notSecret = metadataError("the client does not authenticate with a secret")
+			return notSecret
+		}
+		rec.SecretHash = sec.Hash()
+		rec.UpdatedAt = s.now()
+		return nil
+	})
+	switch {
+	case notSecret != nil:
+		return secret.Secret{}, notSecret
+	case err != nil:
 		return secret.Secret{}, registryError(err)
 	}
 	return sec, nil

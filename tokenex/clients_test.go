@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -342,5 +344,53 @@ func TestSecretNeverStoredInClear(t *testing.T) {
 	}
 	if !foundHash {
 		t.Error("the secret's hash is in no database file: the grep looked in the wrong place")
+	}
+}
+
+// Concurrent changes of a client never undo each other: two PATCHes of
+// different fields both land, and a disable (as clone detection makes it,
+// straight in the database) is never reverted by a PATCH that read the
+// record before it.
+func TestConcurrentClientChangesAreNotLost(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.register(t, tokenex.ClientSpec{ClientID: "svc", Scope: "s0", Audience: []string{"event"}})
+	for i := range 100 {
+		name, scope := fmt.Sprintf("name-%d", i), fmt.Sprintf("s%d", i)
+		var wg sync.WaitGroup
+		errs := make(chan error, 3)
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			_, err := f.svc.UpdateClient(ctx, "svc", tokenex.ClientPatch{ClientName: &name})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := f.svc.UpdateClient(ctx, "svc", tokenex.ClientPatch{Scope: &scope})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			errs <- f.db.DisableClient(ctx, "svc", f.clock.Now())
+		}()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := f.svc.GetClient(ctx, "svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != name || got.Scope() != scope || !got.Disabled {
+			t.Fatalf("round %d: name %q, scope %q, disabled %v; want %q, %q, true (a change was lost)", i, got.Name, got.Scope(), got.Disabled, name, scope)
+		}
+		off := false
+		if _, err := f.svc.UpdateClient(ctx, "svc", tokenex.ClientPatch{Disabled: &off}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

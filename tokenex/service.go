@@ -38,7 +38,9 @@ type Store interface {
 	CreateClient(ctx context.Context, c storage.Client) error
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	ListClients(ctx context.Context, after string, limit int) ([]storage.Client, error)
-	UpdateClient(ctx context.Context, c storage.Client) error
+	// ModifyClient changes a client record in one write transaction, so
+	// that concurrent changes are never lost; see storage.DB.ModifyClient.
+	ModifyClient(ctx context.Context, id string, change func(*storage.Client) error) (storage.Client, error)
 	DeleteClient(ctx context.Context, id string, now time.Time) error
 
 	SigningKeys(ctx context.Context, now time.Time) ([]storage.SigningKey, error)
