@@ -32,7 +32,7 @@ func (db *DB) ImportClients(ctx context.Context, cs []Client) error {
 
 // ImportCertificates inserts many certificate records, revocation and
 // lineage fields included, in one transaction with one prepared statement
-// (see ImportClients). A duplicate serial or fingerprint rolls the whole
+// (see ImportClients). A duplicate serial rolls the whole
 // import back with ErrConflict.
 func (db *DB) ImportCertificates(ctx context.Context, cs []Certificate) error {
 	defer db.cache.invalidate()

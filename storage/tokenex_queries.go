@@ -2,11 +2,17 @@ package storage
 
 import "context"
 
-// CertificateByFingerprint returns the record of the certificate whose DER
-// has this hex SHA-256 (certs.Fingerprint), or ErrNotFound. tokenex uses it to
-// find the certificate a bound token's cnf.x5t#S256 names (the same digest,
-// base64url-encoded).
-func (db *DB) CertificateByFingerprint(ctx context.Context, fingerprint string) (Certificate, error) {
-	return scanCertificate(db.read.QueryRowContext(ctx,
-		`SELECT `+certificateColumns+` FROM certificates WHERE fingerprint = ?`, fingerprint))
+// FingerprintRevoked reports whether certbound issued a certificate whose DER
+// has this hex SHA-256 (certs.Fingerprint) and has revoked it. tokenex uses it
+// for the certificate a bound token's cnf.x5t#S256 names (the same digest,
+// base64url-encoded). Only revoked certificates are indexed by fingerprint
+// (migration 0005), so the query must keep the index's condition.
+func (db *DB) FingerprintRevoked(ctx context.Context, fingerprint string) (bool, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, fingerprintRevokedQuery, fingerprint).Scan(&n)
+	return n > 0, err
 }
+
+// fingerprintRevokedQuery repeats the partial index's WHERE, which is what
+// lets SQLite use certificates_revoked_fingerprint for it.
+const fingerprintRevokedQuery = `SELECT count(*) FROM certificates WHERE fingerprint = ? AND revoked_at IS NOT NULL`

@@ -146,12 +146,9 @@ func (s *Service) boundCertificateRevoked(ctx context.Context, x5t string) (bool
 	if err != nil || len(sum) != 32 {
 		return true, nil // not a thumbprint certbound wrote: treat as dead
 	}
-	rec, err := s.store.CertificateByFingerprint(ctx, hex.EncodeToString(sum))
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return false, nil
-	case err != nil:
+	revoked, err := s.store.FingerprintRevoked(ctx, hex.EncodeToString(sum))
+	if err != nil {
 		return false, fmt.Errorf("tokenex: introspect: certificate status: %w", err)
 	}
-	return rec.Revoked(), nil
+	return revoked, nil
 }

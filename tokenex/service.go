@@ -46,9 +46,9 @@ type Store interface {
 	SigningKeys(ctx context.Context, now time.Time) ([]storage.SigningKey, error)
 	RotateSigningKey(ctx context.Context, next storage.SigningKey, publishUntil time.Time) error
 
-	// CertificateByFingerprint finds the record of a certificate certbound
-	// issued by the hex SHA-256 of its DER; storage.ErrNotFound if none.
-	CertificateByFingerprint(ctx context.Context, fingerprint string) (storage.Certificate, error)
+	// FingerprintRevoked reports whether a certificate certbound issued
+	// with this hex SHA-256 of its DER has been revoked.
+	FingerprintRevoked(ctx context.Context, fingerprint string) (bool, error)
 }
 
 // PeerVerifier turns the unverified certificates a TLS client presented into
