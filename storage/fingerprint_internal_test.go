@@ -27,7 +27,10 @@ func TestMigrationToRevokedOnlyFingerprintIndexKeepsEveryRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries[:4] {
-		body, _ := migrations.ReadFile("migrations/" + e.Name())
+		body, err := migrations.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := raw.ExecContext(ctx, string(body)); err != nil {
 			t.Fatalf("%s: %v", e.Name(), err)
 		}
@@ -64,16 +67,7 @@ func TestMigrationToRevokedOnlyFingerprintIndexKeepsEveryRecord(t *testing.T) {
 	if after := dumpCertificates(t, db.read); !slices.Equal(before, after) {
 		t.Fatalf("records changed by the migration:\nbefore %v\nafter  %v", before[:3], after[:3])
 	}
-	var indexes []string
-	rs, err := db.read.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'certificates' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rs.Next() {
-		var n string
-		_ = rs.Scan(&n)
-		indexes = append(indexes, n)
-	}
+	indexes := queryStrings(t, db.read, `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'certificates' ORDER BY name`)
 	want := []string{"certificates_client", "certificates_revoked", "certificates_revoked_fingerprint", "sqlite_autoindex_certificates_1"}
 	if !slices.Equal(indexes, want) {
 		t.Fatalf("indexes on certificates = %v, want %v (the serial's and no UNIQUE fingerprint)", indexes, want)
@@ -131,7 +125,7 @@ func TestFingerprintLookupUsesTheRevokedOnlyIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rs.Close()
-	var plan []string
+	var plan []string // rows of (id, parent, notused, detail)
 	for rs.Next() {
 		var id, parent, notused int
 		var detail string
@@ -143,4 +137,26 @@ func TestFingerprintLookupUsesTheRevokedOnlyIndex(t *testing.T) {
 	if p := strings.Join(plan, "; "); !strings.Contains(p, "INDEX certificates_revoked_fingerprint (fingerprint=?)") {
 		t.Fatalf("query plan %q does not search certificates_revoked_fingerprint", p)
 	}
+}
+
+// queryStrings returns the single text column of every row of query.
+func queryStrings(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rs, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var v string
+		if err := rs.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

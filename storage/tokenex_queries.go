@@ -8,11 +8,11 @@ import "context"
 // base64url-encoded). Only revoked certificates are indexed by fingerprint
 // (migration 0005), so the query must keep the index's condition.
 func (db *DB) FingerprintRevoked(ctx context.Context, fingerprint string) (bool, error) {
-	var n int
-	err := db.read.QueryRowContext(ctx, fingerprintRevokedQuery, fingerprint).Scan(&n)
-	return n > 0, err
+	var revoked bool
+	err := db.read.QueryRowContext(ctx, fingerprintRevokedQuery, fingerprint).Scan(&revoked)
+	return revoked, err
 }
 
 // fingerprintRevokedQuery repeats the partial index's WHERE, which is what
 // lets SQLite use certificates_revoked_fingerprint for it.
-const fingerprintRevokedQuery = `SELECT count(*) FROM certificates WHERE fingerprint = ? AND revoked_at IS NOT NULL`
+const fingerprintRevokedQuery = `SELECT EXISTS (SELECT 1 FROM certificates WHERE fingerprint = ? AND revoked_at IS NOT NULL)`
