@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"go.step.sm/crypto/keyutil"
@@ -78,8 +77,10 @@ func (a *Authority) ChainPEM(leaf *x509.Certificate) []byte {
 }
 
 // IssueServer makes certbound's own TLS server certificate: a fresh P-256
-// key, serverAuth only, CN = names[0], a DNS or IP SAN for every name. The
-// result carries the leaf and the intermediate, and Leaf is set.
+// key, serverAuth only, CN = names[0], a DNS or IP SAN for every name, and the
+// URI SAN spiffe://<trust-domain>/certbound/server that certbound's clients
+// require (certs.CheckServerCertificate). The result carries the leaf and the
+// intermediate, and Leaf is set.
 func (a *Authority) IssueServer(names []string, lifetime time.Duration) (tls.Certificate, error) {
 	if len(names) == 0 {
 		return tls.Certificate{}, &PolicyError{Field: "names", Reason: "at least one DNS name or IP address is required"}
@@ -100,7 +101,7 @@ func (a *Authority) IssueServer(names []string, lifetime time.Duration) (tls.Cer
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("ca: server key: %w", err)
 	}
-	tmpl, err := serverTemplate(names, key.Public(), lifetime, a.now(), a.intermediate)
+	tmpl, err := serverTemplate(a.trustDomain, names, key.Public(), lifetime, a.now(), a.intermediate)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("ca: server certificate: %w", err)
 	}
@@ -115,40 +116,17 @@ func (a *Authority) IssueServer(names []string, lifetime time.Duration) (tls.Cer
 	}, nil
 }
 
-// checkDNSNames accepts lowercase host names made of letters, digits and
-// hyphens (RFC 1123), at most 253 bytes, without wildcards or a trailing dot:
-// one spelling per name, so SAN comparisons stay byte-for-byte. A name whose
-// last label is all digits is refused: it is an IPv4 address in disguise.
+// checkDNSNames accepts at most maxDNSNames names, each passing
+// certs.ValidDNSName (lowercase RFC 1123 host names, no wildcard, no trailing
+// dot, no all-digit last label).
 func checkDNSNames(names []string) error {
 	if len(names) > maxDNSNames {
 		return &PolicyError{Field: "dns_names", Reason: fmt.Sprintf("at most %d names", maxDNSNames)}
 	}
 	for _, n := range names {
-		if !validDNSName(n) {
+		if !certs.ValidDNSName(n) {
 			return &PolicyError{Field: "dns_names", Reason: fmt.Sprintf("%q is not a lowercase host name", n)}
 		}
 	}
 	return nil
-}
-
-func validDNSName(name string) bool {
-	if len(name) == 0 || len(name) > 253 {
-		return false
-	}
-	last := name[strings.LastIndexByte(name, '.')+1:]
-	if strings.Trim(last, "0123456789") == "" {
-		return false
-	}
-	for label := range strings.SplitSeq(name, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -413,8 +413,15 @@ func TestIssueServer(t *testing.T) {
 		!signer.PublicKey.Equal(leaf.PublicKey) {
 		t.Fatalf("PrivateKey %T does not match the leaf, or is not P-256", cert.PrivateKey)
 	}
-	if leaf.Subject.CommonName != "localhost" || leaf.IsCA || len(leaf.URIs) != 0 {
-		t.Errorf("CN=%q IsCA=%v URIs=%v", leaf.Subject.CommonName, leaf.IsCA, leaf.URIs)
+	if leaf.Subject.CommonName != "localhost" || leaf.IsCA {
+		t.Errorf("CN=%q IsCA=%v", leaf.Subject.CommonName, leaf.IsCA)
+	}
+	// The one URI SAN is the server identity every certbound client requires.
+	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != "spiffe://"+catest.TrustDomain+certs.ServerPath {
+		t.Errorf("URIs = %v, want exactly spiffe://%s%s", leaf.URIs, catest.TrustDomain, certs.ServerPath)
+	}
+	if err := certs.CheckServerCertificate(leaf); err != nil {
+		t.Errorf("CheckServerCertificate(server certificate): %v", err)
 	}
 	if !slices.Equal(leaf.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) {
 		t.Errorf("ExtKeyUsage = %v, want serverAuth only", leaf.ExtKeyUsage)
@@ -433,6 +440,11 @@ func TestIssueServer(t *testing.T) {
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "other.example", Roots: c.RootPool(), Intermediates: inter}); err == nil {
 		t.Error("server certificate verifies for a name it does not carry")
+	}
+	// No leaf for a client passes as the server, whatever names it carries.
+	_, svc := c.Leaf(t, "svc-a", catest.DNSNames(names[0], names[3]))
+	if err := certs.CheckServerCertificate(svc); !errors.Is(err, certs.ErrNotCertboundServer) {
+		t.Errorf("CheckServerCertificate(service leaf) = %v, want ErrNotCertboundServer", err)
 	}
 	// It must not pass as a client certificate.
 	if _, err := c.Authority.VerifyClient(t.Context(), []*x509.Certificate{leaf}); !errors.Is(err, ca.ErrUntrusted) {

@@ -66,10 +66,15 @@ func leafTemplate(id certs.ID, dns []string, pub crypto.PublicKey, lifetime time
 	}, nil
 }
 
-// serverTemplate is the profile of certbound's own TLS certificate: a plain
-// server certificate with serverAuth only and no SPIFFE ID, CN = the first
-// name, DNS and IP SANs from names, NotAfter clamped like a leaf's.
-func serverTemplate(names []string, pub crypto.PublicKey, lifetime time.Duration, now time.Time, issuer *x509.Certificate) (*x509.Certificate, error) {
+// serverTemplate is the profile of certbound's own TLS certificate: serverAuth
+// only (so it can never authenticate as a client), CN = the first name, DNS
+// and IP SANs from names, NotAfter clamped like a leaf's, and one URI SAN,
+// spiffe://<trust-domain>/certbound/server (certs.ServerPath). Every
+// certbound client requires that URI (certs.CheckServerCertificate): service
+// leaves come from the same intermediate and carry serverAuth too, and this
+// is the one thing none of them can carry (leafTemplate's only URI is
+// spiffe://<td>/<client-id>, and a client id has no '/').
+func serverTemplate(trustDomain string, names []string, pub crypto.PublicKey, lifetime time.Duration, now time.Time, issuer *x509.Certificate) (*x509.Certificate, error) {
 	serial := certs.NewSerial(now)
 	ski, err := x509util.GenerateSubjectKeyID(pub)
 	if err != nil {
@@ -82,6 +87,7 @@ func serverTemplate(names []string, pub crypto.PublicKey, lifetime time.Duration
 	t := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: names[0]},
+		URIs:                  []*url.URL{certs.ServerURL(trustDomain)},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              notAfter,
 		BasicConstraintsValid: true,

@@ -137,7 +137,7 @@ func (s *Service) MintToken(ctx context.Context, req TokenRequest) (Token, error
 		return Token{}, fmt.Errorf("%w: at most %d DNS names", ErrInvalidRequest, maxTokenDNSNames)
 	}
 	for _, n := range req.DNSNames {
-		if !validDNSName(n) {
+		if !certs.ValidDNSName(n) {
 			return Token{}, fmt.Errorf("%w: %q is not a valid DNS name", ErrInvalidRequest, n)
 		}
 	}
