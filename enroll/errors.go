@@ -25,6 +25,9 @@ var (
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrNotFound: the client does not exist.
 	ErrNotFound = errors.New("client not found")
+	// ErrReservedName: a DNS name is one of certbound's own server names
+	// (Config.ReservedDNSNames), which no service certificate may carry.
+	ErrReservedName = errors.New("name is reserved for certbound's own server")
 	// ErrCertificateNotFound: no certificate has that serial.
 	ErrCertificateNotFound = errors.New("certificate not found")
 )
@@ -36,3 +39,14 @@ func (e *NameError) Error() string {
 	return fmt.Sprintf("name %q is not allowed for this client", e.Name)
 }
 func (e *NameError) Unwrap() error { return ErrNameNotAllowed }
+
+// ReservedNameError names a requested DNS name that is one of certbound's own
+// server names. It wraps ErrReservedName; MintToken wraps it in
+// ErrInvalidRequest too (the request is wrong), Enroll and Renew return it
+// alone (the token or certificate allows a name the server has reserved since).
+type ReservedNameError struct{ Name string }
+
+func (e *ReservedNameError) Error() string {
+	return fmt.Sprintf("%s is certbound's own server name (serve --dns); a service certificate may not carry it", e.Name)
+}
+func (e *ReservedNameError) Unwrap() error { return ErrReservedName }

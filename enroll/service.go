@@ -64,6 +64,15 @@ type Config struct {
 	// OnClone is what Renew does when shown a certificate that was already
 	// renewed (see CloneAction). Zero means CloneDisableIfUsed.
 	OnClone CloneAction
+	// ReservedDNSNames are certbound's own server names (`serve --dns`,
+	// without the IP addresses): no enrollment token may allow one
+	// (MintToken refuses with a *ReservedNameError wrapping
+	// ErrInvalidRequest) and no certificate Enroll or Renew issues may carry
+	// one (a *ReservedNameError; the token stays unspent). Clients that
+	// cannot check certbound's server identity (curl, browsers, the seed's
+	// JavaScript) then cannot be sent to a service by name. Nil reserves
+	// nothing.
+	ReservedDNSNames []string
 	// Now returns the current time. Zero means time.Now.
 	Now func() time.Time
 }
@@ -75,6 +84,7 @@ type Service struct {
 	ca        Issuer
 	lifetime  time.Duration
 	now       func() time.Time
+	reserved  []string // lowercase; never modified after New
 
 	onCloneAction CloneAction // never ""
 }
@@ -100,7 +110,20 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}
 	s.onCloneAction = action
+	for _, n := range cfg.ReservedDNSNames {
+		s.reserved = append(s.reserved, strings.ToLower(n))
+	}
 	return s, nil
+}
+
+// checkReserved refuses names that include one of the server's own.
+func (s *Service) checkReserved(names []string) error {
+	for _, n := range names {
+		if slices.Contains(s.reserved, strings.ToLower(n)) {
+			return &ReservedNameError{Name: n}
+		}
+	}
+	return nil
 }
 
 // CertLifetime returns the lifetime of the certificates the service issues.
@@ -140,6 +163,9 @@ func (s *Service) MintToken(ctx context.Context, req TokenRequest) (Token, error
 		if !certs.ValidDNSName(n) {
 			return Token{}, fmt.Errorf("%w: %q is not a valid DNS name", ErrInvalidRequest, n)
 		}
+	}
+	if err := s.checkReserved(req.DNSNames); err != nil {
+		return Token{}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	client, err := s.store.GetClient(ctx, req.ClientID)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -187,6 +213,9 @@ func (s *Service) Enroll(ctx context.Context, token secret.Secret, csrPEM []byte
 		names, err := requestedNames(csr, client.ID, tok.DNSNames)
 		if err != nil {
 			return storage.Certificate{}, err
+		}
+		if err := s.checkReserved(names); err != nil {
+			return storage.Certificate{}, err // a token minted before the name was reserved
 		}
 		leaf, err = s.ca.IssueLeaf(ca.LeafRequest{ClientID: client.ID, PublicKey: csr.PublicKey, DNSNames: names, Lifetime: s.lifetime})
 		if err != nil {
@@ -260,6 +289,9 @@ func (s *Service) renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issu
 		}
 		if len(csr.DNSNames) == 0 {
 			names = current.DNSNames // a bare renewal CSR keeps the names
+		}
+		if err := s.checkReserved(names); err != nil {
+			return storage.Certificate{}, err // a certificate issued before the name was reserved
 		}
 		leaf, err = s.ca.IssueLeaf(ca.LeafRequest{ClientID: client.ID, PublicKey: csr.PublicKey, DNSNames: names, Lifetime: s.lifetime})
 		if err != nil {

@@ -62,6 +62,7 @@ func classify(err error) *apiError {
 	var ae *apiError
 	var he *echo.HTTPError
 	var nameErr *enroll.NameError
+	var reserved *enroll.ReservedNameError
 	var oauthErr *tokenex.Error
 	var policyErr *ca.PolicyError
 	var limited *RateLimitError
@@ -80,6 +81,13 @@ func classify(err error) *apiError {
 	// Enrollment and renewal.
 	case errors.Is(err, enroll.ErrTokenInvalid):
 		return &apiError{Status: 401, Code: codeInvalidToken, Description: "enrollment token is invalid, expired or already used", Challenge: challengeEnroll}
+	case errors.As(err, &reserved):
+		// 400 when minting (the request is wrong), 403 at enrollment or
+		// renewal (the token or certificate predates the reservation).
+		if errors.Is(err, enroll.ErrInvalidRequest) {
+			return &apiError{Status: 400, Code: codeInvalidRequest, Description: reserved.Error()}
+		}
+		return &apiError{Status: 403, Code: codeAccessDenied, Description: reserved.Error(), Reason: "reserved_name"}
 	case errors.As(err, &nameErr):
 		return &apiError{Status: 403, Code: codeAccessDenied, Description: nameErr.Error()}
 	case errors.Is(err, enroll.ErrBadCSR):

@@ -175,7 +175,7 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 		return err
 	}
 	enrollSvc, err := enroll.New(enroll.Config{Store: s.db, CA: authority, CertLifetime: cfg.CertLifetime,
-		OnClone: cfg.CloneAction, Now: cfg.Now})
+		OnClone: cfg.CloneAction, ReservedDNSNames: serverDNSNames(cfg.DNS), Now: cfg.Now})
 	if err != nil {
 		return err
 	}
@@ -202,6 +202,19 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 		EnrollRate: cfg.RateLimitEnroll, AuthFailureRate: cfg.RateLimitAuthFailures,
 		Observer: observer{metrics: s.metrics, audit: s.audit}, Audit: s.db})
 	return nil
+}
+
+// serverDNSNames are the names of cfg.DNS that are not IP addresses: the
+// names no service certificate may carry (SECURITY.md, Server identity).
+// IP addresses need no reservation: the CA never puts one in a leaf.
+func serverDNSNames(names []string) []string {
+	var dns []string
+	for _, n := range names {
+		if net.ParseIP(n) == nil {
+			dns = append(dns, n)
+		}
+	}
+	return dns
 }
 
 // recordingAuthority is the CA with VerifyClient replaced by the enroll
