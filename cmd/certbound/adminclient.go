@@ -72,7 +72,9 @@ func (f *adminFlags) adminKey() (secret.Secret, error) {
 }
 
 // httpClientTrusting returns an HTTPS client that trusts only the roots in
-// rootFile and, if cert is given, presents it.
+// rootFile, accepts only certbound's own server certificate (a service's
+// certificate from the same CA is refused at the handshake, before the admin
+// key is sent: certs.VerifyServerConnection) and, if cert is given, presents it.
 func httpClientTrusting(rootFile string, cert *tls.Certificate) (*http.Client, error) {
 	pemBytes, err := os.ReadFile(rootFile)
 	if err != nil {
@@ -86,7 +88,7 @@ func httpClientTrusting(rootFile string, cert *tls.Certificate) (*http.Client, e
 	for _, r := range roots {
 		pool.AddCert(r)
 	}
-	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, VerifyConnection: certs.VerifyServerConnection}
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}

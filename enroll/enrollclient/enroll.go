@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,7 +162,14 @@ func fetchPinnedRoot(ctx context.Context, base string, pin []byte, timeout time.
 	if resp.StatusCode != http.StatusOK {
 		return nil, decodeServerError(resp.StatusCode, resp.Header, body, now())
 	}
-	return pinnedRoot(body, pin)
+	root, err := pinnedRoot(body, pin)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBootstrapPeer(resp.TLS, base, root, now()); err != nil {
+		return nil, err
+	}
+	return root, nil
 }
 
 // pinnedRoot returns the CA certificate in bundle whose SHA-256 is pin. Every
@@ -199,11 +207,40 @@ func insecureBootstrapConfig() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}
 }
 
-// pinnedClientConfig trusts root and nothing else.
+// pinnedClientConfig trusts root and nothing else, and accepts only
+// certbound's own server certificate (certs.VerifyServerConnection): a
+// service's certificate from the same CA never receives the token.
 func pinnedClientConfig(root *x509.Certificate) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
-	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, VerifyConnection: certs.VerifyServerConnection}
+}
+
+// checkBootstrapPeer checks, once the pinned root is known, the certificate
+// the server presented on the unverified bootstrap connection: it must chain
+// to root for serverAuth and the host name of base, and be certbound's own
+// server certificate. A service's certificate from the same CA, which could
+// serve the genuine root bundle, is refused here, before the token exists on
+// any connection.
+func checkBootstrapPeer(cs *tls.ConnectionState, base string, root *x509.Certificate, now time.Time) error {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("%w: the server sent no certificate", ErrUntrustedChain)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("%w: %q", ErrInvalidServerURL, base)
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(root)
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	leaf := cs.PeerCertificates[0]
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: u.Hostname(), Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return fmt.Errorf("%w: the server's certificate: %w", ErrUntrustedChain, err)
+	}
+	return certs.CheckServerCertificate(leaf)
 }
 
 // newKeyAndCSR generates an ECDSA P-256 key and a CSR for it. The CSR's

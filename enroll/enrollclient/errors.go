@@ -33,6 +33,10 @@ var (
 	// authentication, or a server answered with a certificate that does not
 	// chain to the pinned root.
 	ErrUntrustedChain = errors.New("enrollclient: certificate does not chain to the pinned root")
+	// ErrServerIDMismatch: a server called through ClientTLSConfigFor or
+	// HTTPClientFor holds a certificate of the pinned CA with another SPIFFE
+	// ID than the one expected. Nothing was sent to it.
+	ErrServerIDMismatch = errors.New("enrollclient: the server's SPIFFE ID is not the expected one")
 	// ErrBadResponse: the server answered 2xx with something this package
 	// cannot use (malformed JSON or PEM, a certificate for another key or
 	// another identity, an expired certificate).

@@ -35,7 +35,9 @@ func renew(ctx context.Context, cur *Identity, base string, timeout time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	client := newHTTPClient(cur.ClientTLSConfig(), timeout)
+	// Presents the current certificate and accepts only certbound's own
+	// server certificate: a service's certificate never receives the CSR.
+	client := newHTTPClient(certboundTLSConfig(func() *Identity { return cur }), timeout)
 	defer closeClient(client)
 	body, err := postCert(ctx, client, base+renewPath, certRequest{CSR: string(csrPEM)}, now())
 	if err != nil {

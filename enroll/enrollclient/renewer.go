@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/certbound/certbound/certs"
 )
 
 // RenewerConfig configures a Renewer. Dir and Server are required; every
@@ -176,7 +178,21 @@ func (r *Renewer) ServerTLSConfig() *tls.Config { return serverTLSConfig(r.Curre
 // connections with the new certificate; connections made with the old one
 // are not reused.
 func (r *Renewer) HTTPClient() *http.Client {
-	return &http.Client{Transport: newIdentityTransport(r.Current), Timeout: defaultTimeout}
+	return &http.Client{Transport: newIdentityTransport(r.Current, clientTLSConfig), Timeout: defaultTimeout}
+}
+
+// ClientTLSConfigFor is ClientTLSConfig for calling one service by its
+// SPIFFE ID instead of its host name (see Identity.ClientTLSConfigFor). It
+// follows renewals without being rebuilt.
+func (r *Renewer) ClientTLSConfigFor(server certs.ID) *tls.Config {
+	return authorizingTLSConfig(server)(r.Current)
+}
+
+// HTTPClientFor is HTTPClient for calls to the one service whose SPIFFE ID
+// is server; the host name in the URL is not checked (see
+// Identity.ClientTLSConfigFor).
+func (r *Renewer) HTTPClientFor(server certs.ID) *http.Client {
+	return &http.Client{Transport: newIdentityTransport(r.Current, authorizingTLSConfig(server)), Timeout: defaultTimeout}
 }
 
 // Run renews the certificate at 2/3 of its lifetime (± jitter) until ctx is

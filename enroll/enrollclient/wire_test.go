@@ -84,12 +84,14 @@ func (ca *testCA) issueLeaf(t testing.TB, pub crypto.PublicKey, clientID string,
 	}, ca.inter, pub, ca.interKey)
 }
 
-// serverCertificate is the wire server's own TLS certificate for 127.0.0.1.
+// serverCertificate is the wire server's own TLS certificate for 127.0.0.1,
+// with certbound's server identity as ca.IssueServer makes it.
 func (ca *testCA) serverCertificate(t testing.TB) tls.Certificate {
 	t.Helper()
 	key := newKey(t)
 	leaf := createCert(t, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "certbound server"},
+		URIs:        []*url.URL{certs.ServerURL(trustDomain)},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		DNSNames:    []string{"localhost"},
 		NotBefore:   time.Now().Add(-time.Hour),

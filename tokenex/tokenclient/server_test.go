@@ -73,6 +73,7 @@ func (ca *testCA) serverCert(t testing.TB) tls.Certificate {
 	key := newKey(t)
 	leaf := createCert(t, &x509.Certificate{
 		Subject: pkix.Name{CommonName: "server"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		URIs:      []*url.URL{certs.ServerURL("certbound.local")}, // certbound's server identity, as ca.IssueServer makes it
 		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}, ca.inter, key.Public(), ca.interKey)

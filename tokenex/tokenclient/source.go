@@ -3,6 +3,7 @@ package tokenclient
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,15 @@ type Config struct {
 	// Renewer.HTTPClient does). Nil means a client with a 30s timeout and no
 	// certificate: only clients with a ClientSecret can use it, and their
 	// tokens are unbound. Redirects are never followed.
+	//
+	// The Source sends its token requests through a copy of HTTPClient that
+	// accepts only certbound's own server certificate
+	// (certs.VerifyServerConnection), so that a service's certificate from
+	// the same CA never receives a token request or a secret; HTTPClient
+	// itself is not changed. New adds that check to a nil Transport, an
+	// *http.Transport (cloned), or a transport with a WithVerifyConnection
+	// method (ServerCheckable: enrollclient's clients have it), and refuses
+	// any other transport.
 	HTTPClient *http.Client
 	// Certificate, if not nil, returns the client certificate HTTPClient
 	// presents now (enrollclient's Renewer.Leaf). When its RFC 8705
@@ -71,7 +81,8 @@ type Config struct {
 // for concurrent use.
 type Source struct {
 	cfg    Config       // checked, defaults filled in; immutable after New
-	client *http.Client // cfg.HTTPClient without redirects
+	client *http.Client // cfg.HTTPClient without redirects, requiring certbound's server certificate
+	base   *http.Client // cfg.HTTPClient as given (a default one if nil), for Client(nil)
 	form   url.Values   // request parameters except credentials; immutable
 
 	fetching chan struct{} // holds one token while a request is in flight
@@ -121,11 +132,16 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	client := &http.Client{Timeout: defaultTimeout}
+	base := &http.Client{Timeout: defaultTimeout}
 	if cfg.HTTPClient != nil {
-		c := *cfg.HTTPClient
-		client = &c
+		base = cfg.HTTPClient
 	}
+	client := *base
+	rt, err := requireCertboundServer(base.Transport)
+	if err != nil {
+		return nil, err
+	}
+	client.Transport = rt
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	form := url.Values{"grant_type": {"client_credentials"}}
@@ -138,7 +154,55 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Resource != "" {
 		form.Set("resource", cfg.Resource)
 	}
-	return &Source{cfg: cfg, client: client, form: form, fetching: make(chan struct{}, 1)}, nil
+	return &Source{cfg: cfg, client: &client, base: base, form: form, fetching: make(chan struct{}, 1)}, nil
+}
+
+// ServerCheckable is a transport that can return a copy of itself whose TLS
+// handshakes also run check, after the verification they already do.
+// enrollclient's HTTP clients implement it; implement it on a custom
+// transport to use that transport with a Source.
+type ServerCheckable interface {
+	WithVerifyConnection(check func(tls.ConnectionState) error) http.RoundTripper
+}
+
+// ErrUncheckableTransport: Config.HTTPClient's transport is neither an
+// *http.Transport nor a ServerCheckable, so the Source cannot make sure it
+// talks to certbound's own server.
+var ErrUncheckableTransport = errors.New("tokenclient: cannot require certbound's server certificate on this transport; use an *http.Transport, enrollclient's HTTPClient, or a transport implementing ServerCheckable")
+
+// requireCertboundServer returns rt changed so that every TLS handshake also
+// runs certs.VerifyServerConnection: the handshake, and with it the request,
+// fails unless the server holds certbound's own server certificate.
+func requireCertboundServer(rt http.RoundTripper) (http.RoundTripper, error) {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	switch t := rt.(type) {
+	case *http.Transport:
+		return requireOnTransport(t), nil
+	case ServerCheckable:
+		return t.WithVerifyConnection(certs.VerifyServerConnection), nil
+	}
+	return nil, fmt.Errorf("%w (got %T)", ErrUncheckableTransport, rt)
+}
+
+func requireOnTransport(t *http.Transport) *http.Transport {
+	c := t.Clone()
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.TLSClientConfig != nil {
+		tc = c.TLSClientConfig.Clone()
+	}
+	prev := tc.VerifyConnection
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		if prev != nil {
+			if err := prev(cs); err != nil {
+				return err
+			}
+		}
+		return certs.VerifyServerConnection(cs)
+	}
+	c.TLSClientConfig = tc
+	return c
 }
 
 // validScopeToken: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).

@@ -44,11 +44,12 @@ func (t *Transport) CloseIdleConnections() {
 
 // Client returns an http.Client for calls to resource servers: requests go
 // through base's transport (so with its client certificate) with a token
-// from s. base nil means Config.HTTPClient. Redirects are not followed, so a
-// token is never carried to a URL the caller did not choose.
+// from s. base nil means Config.HTTPClient as given, without the server
+// check the Source adds for its own token requests. Redirects are not
+// followed, so a token is never carried to a URL the caller did not choose.
 func (s *Source) Client(base *http.Client) *http.Client {
 	if base == nil {
-		base = s.client
+		base = s.base
 	}
 	return &http.Client{
 		Transport:     &Transport{Source: s, Base: base.Transport},

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/certbound/certbound/certs"
 )
 
 // Defaults for the zero values of Config.
@@ -34,10 +38,21 @@ type Config struct {
 	// <Issuer>/.well-known/oauth-authorization-server. Either way it must be
 	// https.
 	JWKSURL string
-	// HTTPClient fetches the metadata and the JWKS. Nil means a client with a
-	// 10 s timeout that trusts the system roots; to reach certbound, pass a
-	// client whose transport trusts certbound's root.
+	// HTTPClient fetches the metadata and the JWKS. Nil means a client that
+	// verify builds: a 10 s timeout, Roots as its trust anchors, and
+	// certbound's server check (certs.VerifyServerConnection): a server whose
+	// certificate is not certbound's own, such as a service's certificate
+	// from the same CA, is refused at the handshake, so it can never serve a
+	// forged JWKS. A client you pass is used as it is: the check is then
+	// yours to add (set its tls.Config.VerifyConnection to
+	// certs.VerifyServerConnection); without it any service holding a
+	// certificate from certbound's CA with the issuer's host name can serve
+	// keys that verify tokens it forged.
 	HTTPClient *http.Client
+	// Roots are the CA certificates the client verify builds trusts
+	// (certbound's root, from enrollclient's Identity.Roots or ca.pem).
+	// Nil means the system roots. Ignored when HTTPClient is set.
+	Roots *x509.CertPool
 	// AllowUnbound accepts tokens without a "cnf" binding. The zero value
 	// refuses them: every token must be bound to the caller's certificate.
 	AllowUnbound bool
@@ -109,7 +124,14 @@ func (c Config) withDefaults() (Config, error) {
 		c.MinRefreshInterval = DefaultMinRefreshInterval
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: defaultHTTPTimeout}
+		c.HTTPClient = &http.Client{Timeout: defaultHTTPTimeout, Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment,
+			TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.Roots,
+				VerifyConnection: certs.VerifyServerConnection},
+			TLSHandshakeTimeout: defaultHTTPTimeout,
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
+		}}
 	}
 	if c.Now == nil {
 		c.Now = time.Now

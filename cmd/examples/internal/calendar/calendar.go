@@ -2,14 +2,12 @@ package calendar
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -45,16 +43,11 @@ type Created struct {
 // NewVerifier returns the token verifier of the calendar service: tokens
 // issued by issuer for the audience "event", bound to the caller's
 // certificate. The signing keys are found through issuer's RFC 8414 metadata,
-// fetched over TLS that trusts roots (certbound's root) and nothing else.
+// fetched over TLS that trusts roots (certbound's root) and nothing else, from
+// a server that must hold certbound's own server certificate (verify builds
+// that client itself when given Roots).
 func NewVerifier(ctx context.Context, issuer string, roots *x509.CertPool) (*verify.Verifier, error) {
-	client := &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			Proxy:           http.ProxyFromEnvironment,
-			TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		},
-	}
-	v, err := verify.New(ctx, verify.Config{Issuer: issuer, Audience: Audience, HTTPClient: client, Realm: "calendar"})
+	v, err := verify.New(ctx, verify.Config{Issuer: issuer, Audience: Audience, Roots: roots, Realm: "calendar"})
 	if err != nil {
 		return nil, fmt.Errorf("calendar: %w", err)
 	}
