@@ -308,3 +308,18 @@ func TestServiceCertificateCannotImpersonateCertbound(t *testing.T) {
 		imp.assertReceivedNothing(t)
 	})
 }
+
+// TestEnrollTokenRefusesServerNames: the CLI shows the server's refusal to
+// mint a token for one of its own names as it is.
+func TestEnrollTokenRefusesServerNames(t *testing.T) {
+	s := servertest.Start(t)
+	s.CreateClient(t, "svc", "event.create", "event")
+	stderr := cli(t, s, true, "enroll-token", "create", "--client", "svc", "--dns", "svc.internal", "--dns", "localhost")
+	const want = "localhost is certbound's own server name (serve --dns); a service certificate may not carry it (400 invalid_request)"
+	if !strings.Contains(stderr, want) {
+		t.Fatalf("stderr %q, want %q", stderr, want)
+	}
+	if out := cli(t, s, false, "enroll-token", "create", "--client", "svc", "--dns", "svc.internal"); !strings.HasPrefix(out, "cbe_") {
+		t.Fatalf("stdout %q", out)
+	}
+}
