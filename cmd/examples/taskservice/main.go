@@ -36,7 +36,8 @@ func run(ctx context.Context, args []string) int {
 	var (
 		idf      identity.Flags
 		clientID = fs.String("client-id", "taskservice", "the client id this service was registered as")
-		calendar = fs.String("calendar", "https://localhost:9444", "calendar service base URL")
+		calendar = fs.String("calendar", "https://127.0.0.1:9444", "calendar service base URL (its host name is not checked: --calendar-id is)")
+		calID    = fs.String("calendar-id", "spiffe://certbound.local/calendarservice", "SPIFFE ID the calendar service's certificate must carry")
 		once     = fs.Bool("once", false, "create one event, print the answer and exit: 0 if the calendar answered 201")
 		interval = fs.Duration("interval", 10*time.Second, "without --once: time between two events")
 		tokenOut = fs.String("token-out", "", "write the access token used to this file (0600): for the demo's attacker; never do this in production")
@@ -50,6 +51,11 @@ func run(ctx context.Context, args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("service", "taskservice")
+	calendarID, err := certs.ParseID(*calID)
+	if err != nil {
+		log.Error("--calendar-id", "err", err)
+		return 2
+	}
 
 	cfg := idf.Config()
 	cfg.OnRenew = func(id *enrollclient.Identity) {
@@ -73,7 +79,8 @@ func run(ctx context.Context, args []string) int {
 		}
 	}()
 
-	client, err := tasks.New(tasks.Config{Server: idf.Server, ClientID: *clientID, EventsURL: strings.TrimRight(*calendar, "/") + "/events", Renewer: r})
+	client, err := tasks.New(tasks.Config{Server: idf.Server, ClientID: *clientID, EventsURL: strings.TrimRight(*calendar, "/") + "/events",
+		CalendarID: calendarID, Renewer: r})
 	if err != nil {
 		log.Error("configuration", "err", err)
 		return 1

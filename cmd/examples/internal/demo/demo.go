@@ -3,6 +3,7 @@ package demo
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,8 +104,12 @@ func (d *demo) play(ctx context.Context) error {
 	d.say("   calendarservice only receives calls, so it gets no scope; it needs a certificate too.")
 
 	// 3. Enrollment tokens.
+	calendarID, err := certs.NewID(certs.DefaultTrustDomain, "calendarservice")
+	if err != nil {
+		return err
+	}
 	d.step(3, "Mint one-time enrollment tokens (15 minutes, single use)")
-	calToken, err := d.mint(ctx, "calendarservice", "--dns", "localhost")
+	calToken, err := d.mint(ctx, "calendarservice")
 	if err != nil {
 		return err
 	}
@@ -112,8 +117,9 @@ func (d *demo) play(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("   The calendar service's token allows the DNS name localhost, so its certificate")
-	d.say("   can serve https://localhost. Tokens travel to the services in CERTBOUND_TOKEN.")
+	d.say("   Neither token allows a DNS name: the task service will call the calendar service")
+	d.say("   by its SPIFFE ID, %s, not by a host name.", calendarID)
+	d.say("   Tokens travel to the services in CERTBOUND_TOKEN.")
 
 	// 4. The calendar service.
 	d.step(4, "Start the calendar service (the resource server)")
@@ -122,9 +128,9 @@ func (d *demo) play(ctx context.Context) error {
 		return err
 	}
 	calDir := filepath.Join(d.dir, "calendarservice")
-	calURL := fmt.Sprintf("https://localhost:%d", calPort)
+	calURL := fmt.Sprintf("https://127.0.0.1:%d", calPort)
 	calArgs := []string{"--server", srv.URL, "--fingerprint", srv.Fingerprint, "--identity-dir", calDir,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", calPort), "--dns", "localhost"}
+		"--listen", fmt.Sprintf("127.0.0.1:%d", calPort)}
 	d.cmd("CERTBOUND_TOKEN=%s calendarservice %s", short(calToken), strings.Join(calArgs, " "))
 	cal, err := StartProcess("calendarservice", filepath.Join(d.dir, "calendarservice.log"), d.bins[2], calArgs,
 		[]string{"CERTBOUND_TOKEN=" + calToken.Reveal()})
@@ -132,7 +138,18 @@ func (d *demo) play(ctx context.Context) error {
 		return err
 	}
 	d.procs = append(d.procs, cal)
-	if err := waitFor(ctx, cal, 30*time.Second, func() bool { return healthy(ctx, srv.Client(), calURL+"/health") }); err != nil {
+	// Its health is asked for by its SPIFFE ID, with its own identity once it has one.
+	var calHealth *http.Client
+	if err := waitFor(ctx, cal, 30*time.Second, func() bool {
+		if calHealth == nil {
+			id, err := enrollclient.Load(calDir)
+			if err != nil {
+				return false
+			}
+			calHealth = id.HTTPClientFor(calendarID)
+		}
+		return healthy(ctx, calHealth, calURL+"/health")
+	}); err != nil {
 		return err
 	}
 	calID, err := enrollclient.Load(calDir)
@@ -140,7 +157,7 @@ func (d *demo) play(ctx context.Context) error {
 		return err
 	}
 	d.say("   It enrolled: key.pem, cert.pem and ca.pem in %s, certificate for", calDir)
-	d.say("   %s (DNS localhost, valid until %s).", calID.ID, calID.NotAfter.Local().Format(time.RFC3339))
+	d.say("   %s (no DNS name, valid until %s).", calID.ID, calID.NotAfter.Local().Format(time.RFC3339))
 	d.say("   It found certbound's signing keys through %s/.well-known/oauth-authorization-server", srv.URL)
 	d.say("   and serves %s, asking every caller for a client certificate.", calURL)
 	d.say("   POST /events requires a token for audience event with scope event.create, bound to")
@@ -151,7 +168,7 @@ func (d *demo) play(ctx context.Context) error {
 	taskDir := filepath.Join(d.dir, "taskservice")
 	tokenFile := filepath.Join(d.dir, "copied-access-token")
 	taskArgs := []string{"--server", srv.URL, "--fingerprint", srv.Fingerprint, "--identity-dir", taskDir,
-		"--calendar", calURL, "--once", "--token-out", tokenFile}
+		"--calendar", calURL, "--calendar-id", calendarID.String(), "--once", "--token-out", tokenFile}
 	d.cmd("CERTBOUND_TOKEN=%s taskservice %s", short(taskToken), strings.Join(taskArgs, " "))
 	out, code, err := d.runOnce(ctx, d.bins[1], taskArgs, []string{"CERTBOUND_TOKEN=" + taskToken.Reveal()}, filepath.Join(d.dir, "taskservice.log"))
 	if err != nil {
@@ -189,7 +206,9 @@ func (d *demo) play(ctx context.Context) error {
 	d.step(6, "An attacker copied that access token (from a log, a proxy, a heap dump...) and replays it")
 	d.say("   With the seed's bearer tokens, whoever holds the token is let in. Here:")
 	d.say("   (a) with no client certificate at all, as one would replay a bearer token")
-	if err := d.replay(ctx, srv.Client(), calURL, stolen, "Attacker's meeting", http.StatusUnauthorized); err != nil {
+	// The attacker does not care who the server is: it skips verification.
+	attacker := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	if err := d.replay(ctx, attacker, calURL, stolen, "Attacker's meeting", http.StatusUnauthorized); err != nil {
 		return err
 	}
 	d.say("   (b) with another service's genuine certbound certificate. reportservice is a real,")
@@ -211,18 +230,18 @@ func (d *demo) play(ctx context.Context) error {
 		return err
 	}
 	d.say("       reportservice certificate x5t#S256 = %s", certs.X5tS256(repID.Leaf().Raw))
-	if err := d.replay(ctx, repID.HTTPClient(), calURL, stolen, "Attacker's meeting", http.StatusUnauthorized); err != nil {
+	if err := d.replay(ctx, repID.HTTPClientFor(calendarID), calURL, stolen, "Attacker's meeting", http.StatusUnauthorized); err != nil {
 		return err
 	}
 	d.say("   (c) with the calendar service's own certificate and key (%s),", calID.ID)
 	d.say("       say the attacker broke into the calendar service, which sees every token it receives")
 	d.say("       calendarservice certificate x5t#S256 = %s", certs.X5tS256(calID.Leaf().Raw))
-	if err := d.replay(ctx, calID.HTTPClient(), calURL, stolen, "Attacker's meeting", http.StatusUnauthorized); err != nil {
+	if err := d.replay(ctx, calID.HTTPClientFor(calendarID), calURL, stolen, "Attacker's meeting", http.StatusUnauthorized); err != nil {
 		return err
 	}
 	d.say("   Control: the same copied token with the task service's own certificate still works,")
 	d.say("   so the refusals above are about the certificate, nothing else:")
-	if err := d.replay(ctx, taskID.HTTPClient(), calURL, stolen, "Follow-up meeting", http.StatusCreated); err != nil {
+	if err := d.replay(ctx, taskID.HTTPClientFor(calendarID), calURL, stolen, "Follow-up meeting", http.StatusCreated); err != nil {
 		return err
 	}
 

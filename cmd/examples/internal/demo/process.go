@@ -146,13 +146,14 @@ func (s *Server) loadRoot() error {
 	pool.AddCert(roots[0])
 	s.Roots, s.Fingerprint = pool, certs.Fingerprint(roots[0].Raw)
 	s.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, VerifyConnection: certs.VerifyServerConnection},
 	}}
 	return nil
 }
 
-// Client returns an HTTPS client that trusts certbound's root and presents
-// no certificate.
+// Client returns an HTTPS client for certbound: it trusts certbound's root,
+// accepts only certbound's own server certificate (never a service's) and
+// presents no certificate.
 func (s *Server) Client() *http.Client { return s.client }
 
 // Env is the environment that points the certbound CLI at this server and

@@ -72,7 +72,7 @@ func TestRenewal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	calID := enrollService(t, srv, "calendarservice", nil, "localhost")
+	calID := enrollService(t, srv, "calendarservice", nil)
 	taskID := enrollService(t, srv, "taskservice", []string{"--scope", "event.create", "--audience", "event"})
 	renewed := make(chan *enrollclient.Identity, 4)
 	taskID = reopen(t, srv, taskID, func(id *enrollclient.Identity) {
@@ -88,7 +88,7 @@ func TestRenewal(t *testing.T) {
 		t.Cleanup(func() { cancel(); <-done })
 	}
 
-	client, err := tasks.New(tasks.Config{Server: srv.URL, ClientID: "taskservice", EventsURL: calURL + "/events", Renewer: taskID})
+	client, err := tasks.New(tasks.Config{Server: srv.URL, ClientID: "taskservice", EventsURL: calURL + "/events", CalendarID: calendarID, Renewer: taskID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestRenewal(t *testing.T) {
 	if after.Token.Reveal() == before.Token.Reveal() {
 		t.Fatal("after renewal the task service sent the token bound to its old certificate")
 	}
-	stale, err := tasks.PostEvent(ctx, taskID.HTTPClient(), calURL+"/events", before.Token, tasks.SeedEvent)
+	stale, err := tasks.PostEvent(ctx, taskID.HTTPClientFor(calendarID), calURL+"/events", before.Token, tasks.SeedEvent)
 	if err != nil {
 		t.Fatal(err)
 	}

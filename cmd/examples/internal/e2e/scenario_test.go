@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,8 +74,12 @@ func enrollService(t *testing.T, srv *demo.Server, client string, register []str
 	return r
 }
 
+// calendarID is the calendar service's identity: callers authorize it by
+// this SPIFFE ID; its certificate carries no DNS name.
+var calendarID = certs.ID{TrustDomain: certs.DefaultTrustDomain, ClientID: "calendarservice"}
+
 // startCalendar serves the calendar service with its identity on
-// https://localhost:<port> until the test ends.
+// https://127.0.0.1:<port> until the test ends.
 func startCalendar(t *testing.T, srv *demo.Server, r *enrollclient.Renewer) (*calendar.Service, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -97,7 +102,7 @@ func startCalendar(t *testing.T, srv *demo.Server, r *enrollclient.Renewer) (*ca
 			t.Errorf("calendar: %v", err)
 		}
 	})
-	return cal, fmt.Sprintf("https://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+	return cal, fmt.Sprintf("https://127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
 }
 
 // TestScenario is `make demo` in one test: a real certbound process, the
@@ -110,12 +115,12 @@ func TestScenario(t *testing.T) {
 	srv := startServer(t, bin)
 	ctx := context.Background()
 
-	calID := enrollService(t, srv, "calendarservice", nil, "localhost")
+	calID := enrollService(t, srv, "calendarservice", nil)
 	taskID := enrollService(t, srv, "taskservice", []string{"--scope", "event.create", "--audience", "event"})
 	otherID := enrollService(t, srv, "reportservice", []string{"--scope", "report.read", "--audience", "report"})
 	cal, calURL := startCalendar(t, srv, calID)
 
-	client, err := tasks.New(tasks.Config{Server: srv.URL, ClientID: "taskservice", EventsURL: calURL + "/events", Renewer: taskID})
+	client, err := tasks.New(tasks.Config{Server: srv.URL, ClientID: "taskservice", EventsURL: calURL + "/events", CalendarID: calendarID, Renewer: taskID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,16 +136,17 @@ func TestScenario(t *testing.T) {
 	}
 	copied := res.Token
 
-	plain := srv.Client() // trusts certbound's root, presents no certificate
+	// No certificate, and no interest in who the server is: an attacker's client.
+	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	for _, tc := range []struct {
 		name   string
 		client *http.Client
 		want   int
 	}{
 		{"reject/no-certificate", plain, http.StatusUnauthorized},
-		{"reject/another-service-certificate", otherID.HTTPClient(), http.StatusUnauthorized},
-		{"reject/calendar-own-certificate", calID.HTTPClient(), http.StatusUnauthorized},
-		{"accept/task-service-certificate", taskID.HTTPClient(), http.StatusCreated},
+		{"reject/another-service-certificate", otherID.HTTPClientFor(calendarID), http.StatusUnauthorized},
+		{"reject/calendar-own-certificate", calID.HTTPClientFor(calendarID), http.StatusUnauthorized},
+		{"accept/task-service-certificate", taskID.HTTPClientFor(calendarID), http.StatusCreated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := tasks.PostEvent(ctx, tc.client, calURL+"/events", copied, tasks.Event{Title: "replayed", Date: "2025-03-26"})
@@ -173,7 +179,7 @@ func TestScenarioRefusals(t *testing.T) {
 	srv := startServer(t, binaries(t))
 	ctx := context.Background()
 
-	calID := enrollService(t, srv, "calendarservice", nil, "localhost")
+	calID := enrollService(t, srv, "calendarservice", nil)
 	writer := enrollService(t, srv, "eventwriter", []string{"--scope", "event.create", "--audience", "event"})
 	reader := enrollService(t, srv, "eventreader", []string{"--scope", "event.read", "--audience", "event"})
 	other := enrollService(t, srv, "reportservice", []string{"--scope", "report.read event.create", "--audience", "report"})
@@ -201,11 +207,11 @@ func TestScenarioRefusals(t *testing.T) {
 		want      int
 		challenge string
 	}{
-		{"reject/no-token", reader.HTTPClient(), secret.Secret{}, tasks.SeedEvent, http.StatusUnauthorized, `Bearer realm="calendar"`},
-		{"reject/other-audience", other.HTTPClient(), tokenFor(t, other, "event.create", "report"), tasks.SeedEvent, http.StatusUnauthorized, `error="invalid_token"`},
-		{"reject/missing-scope", reader.HTTPClient(), tokenFor(t, reader, "event.read", "event"), tasks.SeedEvent, http.StatusForbidden, `error="insufficient_scope"`},
-		{"reject/no-title", writer.HTTPClient(), tokenFor(t, writer, "event.create", "event"), tasks.Event{Date: "2025-03-25"}, http.StatusBadRequest, ""},
-		{"accept/writer", writer.HTTPClient(), tokenFor(t, writer, "event.create", "event"), tasks.SeedEvent, http.StatusCreated, ""},
+		{"reject/no-token", reader.HTTPClientFor(calendarID), secret.Secret{}, tasks.SeedEvent, http.StatusUnauthorized, `Bearer realm="calendar"`},
+		{"reject/other-audience", other.HTTPClientFor(calendarID), tokenFor(t, other, "event.create", "report"), tasks.SeedEvent, http.StatusUnauthorized, `error="invalid_token"`},
+		{"reject/missing-scope", reader.HTTPClientFor(calendarID), tokenFor(t, reader, "event.read", "event"), tasks.SeedEvent, http.StatusForbidden, `error="insufficient_scope"`},
+		{"reject/no-title", writer.HTTPClientFor(calendarID), tokenFor(t, writer, "event.create", "event"), tasks.Event{Date: "2025-03-25"}, http.StatusBadRequest, ""},
+		{"accept/writer", writer.HTTPClientFor(calendarID), tokenFor(t, writer, "event.create", "event"), tasks.SeedEvent, http.StatusCreated, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := tasks.PostEvent(ctx, tc.client, calURL+"/events", tc.token, tc.event)

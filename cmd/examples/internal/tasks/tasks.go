@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/certs/secret"
 	"github.com/certbound/certbound/enroll/enrollclient"
 	"github.com/certbound/certbound/tokenex/tokenclient"
@@ -38,8 +39,12 @@ type Config struct {
 	// ClientID is the client this service was registered as.
 	ClientID string
 	// EventsURL is the calendar service's POST /events URL, e.g.
-	// "https://localhost:9444/events".
+	// "https://127.0.0.1:9444/events". Its host name is not checked.
 	EventsURL string
+	// CalendarID is the SPIFFE ID the calendar service's certificate must
+	// carry, e.g. spiffe://certbound.local/calendarservice: the calendar is
+	// authorized by its identity, not by a DNS name.
+	CalendarID certs.ID
 	// Renewer provides the current certificate, both for the token request
 	// and for the call to the calendar service.
 	Renewer *enrollclient.Renewer
@@ -54,25 +59,26 @@ type Client struct {
 
 // New returns a Client. It makes no request.
 func New(cfg Config) (*Client, error) {
-	if cfg.Renewer == nil || cfg.EventsURL == "" || cfg.ClientID == "" {
-		return nil, errors.New("tasks: Config needs Renewer, EventsURL and ClientID")
+	if cfg.Renewer == nil || cfg.EventsURL == "" || cfg.ClientID == "" || cfg.CalendarID == (certs.ID{}) {
+		return nil, errors.New("tasks: Config needs Renewer, EventsURL, CalendarID and ClientID")
 	}
-	// One client for both calls: it presents the current certificate and
-	// trusts only certbound's root, which signed the calendar service's
-	// certificate too.
-	hc := cfg.Renewer.HTTPClient()
+	// Both clients present the current certificate and trust only
+	// certbound's root, which signed the calendar service's certificate too.
+	// The token requests go to certbound, and tokenclient makes sure the
+	// server holds certbound's own server certificate; the events go to the
+	// one service whose SPIFFE ID is CalendarID.
 	src, err := tokenclient.New(tokenclient.Config{
 		TokenURL:    strings.TrimRight(cfg.Server, "/") + "/oauth2/token",
 		ClientID:    cfg.ClientID,
 		Scopes:      []string{Scope},
 		Audience:    Audience,
-		HTTPClient:  hc,
+		HTTPClient:  cfg.Renewer.HTTPClient(),
 		Certificate: cfg.Renewer.Leaf, // a renewed certificate means a new token (RFC 8705 §6.3)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tasks: %w", err)
 	}
-	return &Client{eventsURL: cfg.EventsURL, http: hc, tokens: src}, nil
+	return &Client{eventsURL: cfg.EventsURL, http: cfg.Renewer.HTTPClientFor(cfg.CalendarID), tokens: src}, nil
 }
 
 // Result is the calendar service's answer to one POST /events.
