@@ -1,13 +1,13 @@
 package enrollclient
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/certbound/certbound/certs/servererror"
 )
 
 // Sentinel errors. Compare with errors.Is.
@@ -76,61 +76,14 @@ func (e *ServerError) Error() string {
 }
 
 // maxErrorBody bounds how much of an error response is read.
-const maxErrorBody = 16 << 10
-
-// maxRetryAfter caps what a server can ask for; a longer wait is almost
-// certainly a misconfiguration and would outlive the certificate.
-const maxRetryAfter = time.Hour
+const maxErrorBody = servererror.MaxBody
 
 // decodeServerError builds the *ServerError for a non-2xx response. body is
 // what was read of it; now is used for an HTTP-date Retry-After.
 func decodeServerError(status int, header http.Header, body []byte, now time.Time) *ServerError {
-	e := &ServerError{Status: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
-	var wire struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if json.Unmarshal(body, &wire) == nil {
-		e.Code = sanitize(wire.Error, 64)
-		e.Description = sanitize(wire.Description, 256)
-	}
-	return e
+	r := servererror.Decode(status, header, body, now)
+	return &ServerError{Status: r.Status, Code: r.Code, Description: r.Description, RetryAfter: r.RetryAfter}
 }
 
-// parseRetryAfter reads RFC 9110 §10.2.3 Retry-After: delay-seconds or an
-// HTTP-date. Anything unparsable, negative or in the past is zero.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
-}
-
-// sanitize keeps printable ASCII only (RFC 6749 §5.2 allows no more in an
-// error description) and truncates, so a hostile server cannot put control
-// characters into a caller's terminal or log.
-func sanitize(s string, limit int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= limit {
-			break
-		}
-		if r >= 0x20 && r <= 0x7e {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// sanitize keeps printable ASCII only and truncates (servererror.Sanitize).
+func sanitize(s string, limit int) string { return servererror.Sanitize(s, limit) }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certbound/certbound/certs/servererror"
 )
 
 func TestRenewalTime(t *testing.T) {
@@ -91,31 +93,6 @@ func newTestRenewer(cfg RenewerConfig) (*Renewer, error) {
 	return newRenewer(cfg)
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{" 7 ", 7 * time.Second},
-		{"0", 0},
-		{"-3", 0},
-		{"1e9", 0},
-		{"999999999", time.Hour},
-		{"Tue, 01 Jan 2030 00:00:30 GMT", 30 * time.Second},
-		{"Mon, 31 Dec 2029 23:00:00 GMT", 0},
-		{"soon", 0},
-	}
-	for _, tt := range tests {
-		if got := parseRetryAfter(tt.in, now); got != tt.want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestParseFingerprint(t *testing.T) {
 	t.Parallel()
 	const hex = "a4e0ed2f626650c840b2f263e6d2b29fae12ab39ae5db32b25ad27efad72e6fd"
@@ -184,7 +161,7 @@ func FuzzDecodeServerError(f *testing.F) {
 		if len(e.Code) > 64 || len(e.Description) > 256 {
 			t.Fatalf("unbounded fields: %d, %d", len(e.Code), len(e.Description))
 		}
-		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
+		if e.RetryAfter < 0 || e.RetryAfter > servererror.MaxRetryAfter {
 			t.Fatalf("RetryAfter = %s", e.RetryAfter)
 		}
 	})

@@ -1,13 +1,13 @@
 package tokenclient
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/certbound/certbound/certs/servererror"
 )
 
 // Sentinels for the error codes of RFC 6749 §5.2 and RFC 8707 §2. An *Error
@@ -83,59 +83,14 @@ func (e *Error) Unwrap() error {
 	return nil
 }
 
-const (
-	maxErrorBody  = 16 << 10
-	maxRetryAfter = time.Hour
-)
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = servererror.MaxBody
 
 // decodeError builds the *Error for a non-200 response.
 func decodeError(status int, header http.Header, body []byte, now time.Time) *Error {
-	e := &Error{Status: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
-	var wire struct {
-		Code        string `json:"error"`
-		Description string `json:"error_description"`
-		URI         string `json:"error_uri"`
-	}
-	if json.Unmarshal(body, &wire) == nil {
-		e.Code = sanitize(wire.Code, 64)
-		e.Description = sanitize(wire.Description, 256)
-		e.URI = sanitize(wire.URI, 256)
-	}
-	return e
+	r := servererror.Decode(status, header, body, now)
+	return &Error{Status: r.Status, Code: r.Code, Description: r.Description, URI: r.URI, RetryAfter: r.RetryAfter}
 }
 
-// parseRetryAfter reads RFC 9110 §10.2.3 Retry-After (seconds or an
-// HTTP-date); anything else, negative or past is zero; at most an hour.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
-}
-
-// sanitize keeps printable ASCII (all RFC 6749 §5.2 allows) and truncates.
-func sanitize(s string, limit int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= limit {
-			break
-		}
-		if r >= 0x20 && r <= 0x7e {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// sanitize keeps printable ASCII only and truncates (servererror.Sanitize).
+func sanitize(s string, limit int) string { return servererror.Sanitize(s, limit) }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/certbound/certbound/certs/servererror"
 )
 
 func newTestSource(t testing.TB, early time.Duration) *Source {
@@ -106,7 +108,7 @@ func FuzzDecodeError(f *testing.F) {
 				}
 			}
 		}
-		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
+		if e.RetryAfter < 0 || e.RetryAfter > servererror.MaxRetryAfter {
 			t.Fatalf("RetryAfter = %s", e.RetryAfter)
 		}
 	})
