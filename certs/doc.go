@@ -1,5 +1,7 @@
 // Package certs holds the X.509 building blocks every other certbound package
-// shares: strict PEM and CSR parsing, the accepted key policy, SPIFFE IDs, the
+// shares: strict PEM and CSR parsing, the accepted key policy, SPIFFE IDs,
+// the rule that tells certbound's own server certificate from a service's
+// (server.go), the one spelling of a DNS name (ValidDNSName), the
 // RFC 8705 "x5t#S256" thumbprint and the hex SHA-256 fingerprint, random
 // serial numbers and atomic file writes for key material.
 //

@@ -21,6 +21,23 @@
 // [ErrFingerprintMismatch] before the enrollment token has been sent anywhere.
 // Renewal and everything after it trusts ca.pem and nothing else.
 //
+// # Talking to certbound, and to services
+//
+// Service certificates and certbound's own TLS certificate come from the same
+// CA, so every connection this package makes to certbound also requires
+// certbound's server identity (certs.VerifyServerConnection: the URI SAN
+// spiffe://<trust-domain>/certbound/server), checked at the handshake, before
+// the token or a CSR is written; on the unverified bootstrap connection it is
+// checked as soon as the pinned root is known. A service answering in
+// certbound's place, whatever names its certificate carries, gets nothing;
+// the error wraps certs.ErrNotCertboundServer.
+//
+// To call another service, [Renewer.HTTPClientFor] and
+// [Renewer.ClientTLSConfigFor] accept only a server whose certificate chains
+// to the pinned root and carries the given SPIFFE ID; the host name is not
+// used, so services need no DNS names ([ErrServerIDMismatch] otherwise).
+// [Renewer.HTTPClient] checks only the chain and the host name.
+//
 // # Crash safety
 //
 // Every renewal creates a new key (the server refuses to re-certify the old

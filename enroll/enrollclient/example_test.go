@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/certs/secret"
 	"github.com/certbound/certbound/enroll/enrollclient"
 )
@@ -102,4 +103,25 @@ func ExampleLoad() {
 	}
 	resp.Body.Close()
 	fmt.Println(id.ID, resp.Status)
+}
+
+// A service calls another by its SPIFFE ID: the callee's certificate needs no
+// DNS name, and no other service of the same CA can answer in its place.
+func ExampleRenewer_HTTPClientFor() {
+	r, err := enrollclient.NewRenewer(enrollclient.RenewerConfig{
+		Dir:    "/var/lib/taskservice/identity",
+		Server: "https://certbound.internal:8443",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	calendar, err := certs.ParseID("spiffe://certbound.local/calendarservice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := r.HTTPClientFor(calendar).Get("https://10.0.3.7:9444/health")
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, enrollclient.ErrServerIDMismatch): another service answered; nothing was sent
+	}
+	resp.Body.Close()
 }

@@ -16,6 +16,13 @@
 //     token is bound to the certificate's thumbprint (RFC 8705 §3, §6.3), so
 //     it is useless with the renewed one.
 //
+// Token requests go only to certbound's own server: the Source adds
+// certs.VerifyServerConnection to its copy of Config.HTTPClient, so a service
+// holding a certificate from the same CA, whatever its names, fails the
+// handshake before the request, client_id or secret is written (an error
+// wrapping certs.ErrNotCertboundServer). Source.Client(nil) calls resource
+// servers with HTTPClient as given.
+//
 // Errors from the endpoint (RFC 6749 §5.2) are returned as *[Error] and
 // match the sentinels ErrInvalidClient, ErrInvalidScope, … with errors.Is.
 //

@@ -40,9 +40,14 @@
 //     to the caller and which wraps one sentinel per rule, for errors.Is.
 //
 // Keys: the JWKS is found through the issuer's RFC 8414 metadata (or given),
-// fetched once by New, refreshed in the background every RefreshInterval
-// while the verifier is in use, and refetched at once, at most every
-// MinRefreshInterval, when a token names an unknown "kid". A key the
+// fetched, when Config.HTTPClient is nil, over TLS that trusts Config.Roots
+// and accepts only certbound's own server certificate
+// (certs.VerifyServerConnection), so a service holding a certificate of the
+// same CA cannot serve forged keys; a caller-supplied HTTPClient should add
+// that check itself. The JWKS is fetched once by New, refreshed in the
+// background every RefreshInterval while the verifier is in use, and
+// refetched at once, at most every MinRefreshInterval, when a token names an
+// unknown "kid". A key the
 // authorization server stops publishing stops verifying after the next
 // refresh. If a refresh fails, the keys already known stay in use.
 //

@@ -27,15 +27,13 @@ func Example() {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(rootPEM)
-	client := &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
-	}
 
+	// With Roots (and no HTTPClient) verify builds the client itself, and it
+	// accepts only certbound's own server certificate, never a service's.
 	v, err := verify.New(ctx, verify.Config{
-		Issuer:     "https://localhost:8443",
-		Audience:   "event",
-		HTTPClient: client,
+		Issuer:   "https://localhost:8443",
+		Audience: "event",
+		Roots:    roots,
 	})
 	if err != nil {
 		log.Fatal(err)
