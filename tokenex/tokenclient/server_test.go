@@ -70,10 +70,22 @@ func (ca *testCA) clientCert(t testing.TB, clientID string) tls.Certificate {
 
 func (ca *testCA) serverCert(t testing.TB) tls.Certificate {
 	t.Helper()
+	return ca.serverCertFor(t, certs.ServerURL("certbound.local")) // certbound's server identity, as ca.IssueServer makes it
+}
+
+// serviceServerCert is a service's certificate for 127.0.0.1: a resource
+// server, not certbound.
+func (ca *testCA) serviceServerCert(t testing.TB) tls.Certificate {
+	t.Helper()
+	return ca.serverCertFor(t, &url.URL{Scheme: "spiffe", Host: "certbound.local", Path: "/calendar"})
+}
+
+func (ca *testCA) serverCertFor(t testing.TB, id *url.URL) tls.Certificate {
+	t.Helper()
 	key := newKey(t)
 	leaf := createCert(t, &x509.Certificate{
 		Subject: pkix.Name{CommonName: "server"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		URIs:      []*url.URL{certs.ServerURL("certbound.local")}, // certbound's server identity, as ca.IssueServer makes it
+		URIs:      []*url.URL{id},
 		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}, ca.inter, key.Public(), ca.interKey)

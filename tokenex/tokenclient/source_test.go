@@ -446,7 +446,8 @@ func TestNewRejects(t *testing.T) {
 }
 
 // TestClient: requests through Source.Client carry the token and the
-// client certificate it is bound to.
+// client certificate it is bound to, to a resource server: a service, which
+// the server check of the token requests does not apply to.
 func TestClient(t *testing.T) {
 	t.Parallel()
 	f := newMTLSFixture(t)
@@ -457,7 +458,7 @@ func TestClient(t *testing.T) {
 			gotX5t.Store(certs.X5tS256(r.TLS.PeerCertificates[0].Raw))
 		}
 	}))
-	rs.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert, Certificates: []tls.Certificate{f.ts.ca.serverCert(t)}}
+	rs.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert, Certificates: []tls.Certificate{f.ts.ca.serviceServerCert(t)}}
 	rs.StartTLS()
 	t.Cleanup(rs.Close)
 
@@ -472,5 +473,45 @@ func TestClient(t *testing.T) {
 	}
 	if got, want := gotX5t.Load(), certs.X5tS256(f.cert.Load().Leaf.Raw); got != want {
 		t.Errorf("resource server saw certificate %v, want %s", got, want)
+	}
+}
+
+type opaqueTransport struct{ http.RoundTripper }
+
+// TestNewRequiresACheckableTransport: New must be able to add certbound's
+// server check to the transport it is given, or it refuses.
+func TestNewRequiresACheckableTransport(t *testing.T) {
+	t.Parallel()
+	cfg := tokenclient.Config{TokenURL: "https://localhost:8443/oauth2/token", ClientID: "svc-a"}
+	cfg.HTTPClient = &http.Client{Transport: opaqueTransport{http.DefaultTransport}}
+	if _, err := tokenclient.New(cfg); !errors.Is(err, tokenclient.ErrUncheckableTransport) {
+		t.Fatalf("New(opaque transport) = %v, want ErrUncheckableTransport", err)
+	}
+	for name, rt := range map[string]http.RoundTripper{"nil": nil, "*http.Transport": &http.Transport{}} {
+		cfg.HTTPClient = &http.Client{Transport: rt}
+		if _, err := tokenclient.New(cfg); err != nil {
+			t.Errorf("New(%s) = %v", name, err)
+		}
+	}
+}
+
+// TestTokenRequestsRequireCertbound: a resource server's certificate from
+// the same CA does not receive the token request.
+func TestTokenRequestsRequireCertbound(t *testing.T) {
+	t.Parallel()
+	f := newMTLSFixture(t)
+	var hits atomic.Int64
+	rs := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	rs.TLS = &tls.Config{Certificates: []tls.Certificate{f.ts.ca.serviceServerCert(t)}}
+	rs.StartTLS()
+	t.Cleanup(rs.Close)
+	cfg := f.config()
+	cfg.TokenURL = rs.URL + "/oauth2/token"
+	_, err := mustNew(t, cfg).TokenContext(t.Context())
+	if !errors.Is(err, certs.ErrNotCertboundServer) {
+		t.Fatalf("TokenContext = %v, want ErrNotCertboundServer", err)
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the service received the token request")
 	}
 }
