@@ -4,8 +4,8 @@
 // for a database write.
 //
 // Frequent events — tokens issued and requests refused — are coalesced: all
-// those of one kind, client, reason and source within a flush window become
-// one row with a count. The trail still says who got tokens or was refused,
+// those of one kind, client, reason, source and admin keys within a flush
+// window become one row with a count. The trail still says who got tokens or was refused,
 // when and how often, but a client fetching 10,000 tokens a second, or a
 // flood of refused requests, costs a few rows a second, not one per request.
 //
@@ -96,7 +96,7 @@ func coalescable(typ string) bool {
 	return typ == "token.issued" || strings.HasSuffix(typ, ".refused")
 }
 
-type coalesceKey struct{ typ, client, reason, remote string }
+type coalesceKey struct{ typ, client, reason, remote, adminKey, targetKey string }
 
 func (w *Writer) run() {
 	defer close(w.done)
@@ -127,7 +127,7 @@ func (w *Writer) run() {
 				return
 			}
 			if coalescable(e.Type) {
-				k := coalesceKey{e.Type, e.ClientID, e.Reason, e.Remote}
+				k := coalesceKey{e.Type, e.ClientID, e.Reason, e.Remote, e.AdminKey, e.TargetKey}
 				if i, ok := counted[k]; ok {
 					batch[i].Count++
 					continue
