@@ -32,7 +32,8 @@ const MaxBodyBytes = 64 << 10
 var bodyLimit = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64KiB"})
 
 // requestLog gives each request an id and logs one line when it ends: method,
-// route, status, latency, client id and, for refusals, the non-secret reason.
+// route, status, latency, client id, the name of the admin key used and, for
+// refusals, the non-secret reason.
 // Bodies, query strings and headers are never logged: they carry secrets.
 func (a *API) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -56,6 +57,9 @@ func (a *API) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if v, ok := c.Get(ctxClientID).(string); ok && v != "" {
 			attrs = append(attrs, slog.String("client_id", v))
+		}
+		if v, ok := c.Get(ctxAdminKey).(string); ok && v != "" {
+			attrs = append(attrs, slog.String("admin_key", v)) // the key's name, never the key
 		}
 		if v, ok := c.Get(ctxReason).(string); ok && v != "" {
 			attrs = append(attrs, slog.String("reason", v))

@@ -205,6 +205,9 @@ func TestAdminKeyCreateUseRevokeWithoutRestart(t *testing.T) {
 	if strings.Contains(s.Log(), ci.Key) {
 		t.Fatal("an admin key reached the log")
 	}
+	if !strings.Contains(s.Log(), "admin_key=ci") {
+		t.Fatal("the request log does not name the admin key that acted")
+	}
 }
 
 func TestAdminKeyExpiresOnTheInjectedClock(t *testing.T) {
