@@ -5,9 +5,10 @@
 //
 // Frequent events — tokens issued and requests refused — are coalesced: all
 // those of one kind, client, reason, source and admin keys within a flush
-// window become one row with a count. The trail still says who got tokens or was refused,
-// when and how often, but a client fetching 10,000 tokens a second, or a
-// flood of refused requests, costs a few rows a second, not one per request.
+// window become one row with a count. The trail still says who got tokens or
+// was refused, when and how often, but a client fetching 10,000 tokens a
+// second, or a flood of refused requests, costs a few rows a second, not one
+// per request.
 //
 // Durability: a batch is written within the flush interval; events recorded
 // in the last interval before a crash are lost. What matters most survives
