@@ -20,6 +20,10 @@ type AuditEvent struct {
 	// Count is how many like events the row stands for (within one flush
 	// window, from the first at At); zero is stored as 1.
 	Count int
+	// AdminKey names the admin key the request was authenticated with, if
+	// any; TargetKey the admin key an admin_key.* event is about.
+	AdminKey  string
+	TargetKey string
 }
 
 // AppendAuditEvents writes events in one transaction.
@@ -28,14 +32,15 @@ func (db *DB) AppendAuditEvents(ctx context.Context, events []AuditEvent) error 
 		return nil
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (at, type, client_id, serial, reason, remote, request_id, count)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (at, type, client_id, serial, reason, remote, request_id, count, admin_key, target_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, e := range events {
-			if _, err := stmt.ExecContext(ctx, e.At.UnixMilli(), e.Type, e.ClientID, e.Serial, e.Reason, e.Remote, e.RequestID, max(e.Count, 1)); err != nil {
+			if _, err := stmt.ExecContext(ctx, e.At.UnixMilli(), e.Type, e.ClientID, e.Serial, e.Reason, e.Remote, e.RequestID, max(e.Count, 1),
+				e.AdminKey, e.TargetKey); err != nil {
 				return err
 			}
 		}
@@ -72,7 +77,7 @@ func (db *DB) ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent,
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT id, at, type, client_id, serial, reason, remote, request_id, count
+	rows, err := db.read.QueryContext(ctx, `SELECT id, at, type, client_id, serial, reason, remote, request_id, count, admin_key, target_key
 		FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, err
@@ -82,7 +87,7 @@ func (db *DB) ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent,
 	for rows.Next() {
 		var e AuditEvent
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Type, &e.ClientID, &e.Serial, &e.Reason, &e.Remote, &e.RequestID, &e.Count); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Type, &e.ClientID, &e.Serial, &e.Reason, &e.Remote, &e.RequestID, &e.Count, &e.AdminKey, &e.TargetKey); err != nil {
 			return nil, err
 		}
 		e.At = time.UnixMilli(at).UTC()

@@ -8,7 +8,8 @@
 //     token; the token itself is never stored.
 //   - certificates: every issued leaf (serial, client, fingerprint, validity,
 //     renewal lineage, revocation, first use). Certificate bodies are not kept.
-//   - admin_keys: SHA-256 of admin API keys.
+//   - admin_keys: named admin API keys: the SHA-256 of each, expiry, last use
+//     (written at most once a minute) and revocation; rows are never deleted.
 //   - signing_keys: the token-signing keys (PKCS#8 PEM) and when each retires.
 //
 // Concurrency: WAL journal, synchronous=NORMAL (durable at checkpoints, never

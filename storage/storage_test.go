@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -345,24 +344,5 @@ func TestSigningKeysSameSecond(t *testing.T) {
 	keys, err := db.SigningKeys(ctx, t0)
 	if err != nil || len(keys) != 3 || keys[0].KID != "c" || keys[1].KID != "a" || keys[2].KID != "b" || !keys[0].RetiredAt.IsZero() {
 		t.Fatalf("keys = %+v, %v; want c (current), a, b", keys, err)
-	}
-}
-
-func TestAdminKeysStoreOnlyHashes(t *testing.T) {
-	ctx := context.Background()
-	db := storagetest.Open(t)
-	const key = "cba_the-admin-secret-value"
-	if err := db.InsertAdminKey(ctx, hash(key), "bootstrap", t0); err != nil {
-		t.Fatal(err)
-	}
-	hs, err := db.AdminKeyHashes(ctx)
-	if err != nil || len(hs) != 1 || !bytes.Equal(hs[0], hash(key)) {
-		t.Fatalf("hashes = %x %v", hs, err)
-	}
-	db.Close()
-	raw, _ := os.ReadFile(db.Path())
-	wal, _ := os.ReadFile(db.Path() + "-wal")
-	if bytes.Contains(append(raw, wal...), []byte(key)) {
-		t.Fatal("the admin key itself reached the database file")
 	}
 }

@@ -20,7 +20,7 @@ func newAuditCommand() *cobra.Command {
 	)
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List audit events (certificates issued/renewed/revoked, tokens issued/refused, client changes, failed admin logins)",
+		Short: "List audit events (certificates issued/renewed/revoked, tokens issued/refused, client and admin key changes, failed admin logins), each with the admin key that acted",
 		Example: `  certbound audit list --since 24h
   certbound audit list --client task-service --type token. --json`,
 		Args: cobra.NoArgs,
@@ -53,9 +53,10 @@ func newAuditCommand() *cobra.Command {
 				}
 				return printJSON(cmd.OutOrStdout(), all)
 			}
-			t := newTable(cmd.OutOrStdout(), "TIME", "EVENT", "COUNT", "CLIENT", "SERIAL", "REASON", "FROM")
+			// ADMIN KEY: the key that acted; TARGET KEY: the key an admin_key.* event is about.
+			t := newTable(cmd.OutOrStdout(), "TIME", "EVENT", "COUNT", "CLIENT", "SERIAL", "REASON", "FROM", "ADMIN KEY", "TARGET KEY")
 			for _, e := range all {
-				t.row(e.At.Local().Format(time.RFC3339), e.Type, e.Count, e.ClientID, e.Serial, e.Reason, e.Remote)
+				t.row(e.At.Local().Format(time.RFC3339), e.Type, e.Count, e.ClientID, e.Serial, e.Reason, e.Remote, e.AdminKey, e.TargetKey)
 			}
 			return t.flush()
 		},

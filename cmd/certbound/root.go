@@ -42,6 +42,7 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		newTokenCommand(),
 		newCertCommand(),
 		newAuditCommand(),
+		newAdminKeyCommand(),
 		newBackupCommand(),
 		newRestoreCommand(),
 		newVersionCommand(),

@@ -68,9 +68,38 @@ type AuditEvent struct {
 	Remote    string    `json:"remote,omitempty"`
 	RequestID string    `json:"request_id,omitempty"`
 	Count     int       `json:"count"` // like events this row stands for
+	// AdminKey names the admin key the request was authenticated with.
+	AdminKey string `json:"admin_key,omitempty"`
+	// TargetKey names the admin key an admin_key.* event is about.
+	TargetKey string `json:"target_key,omitempty"`
 }
 
 // AuditEvents is a page of GET /v1/audit.
 type AuditEvents struct {
 	Events []AuditEvent `json:"events"`
+}
+
+// NewAdminKey is the answer of POST /v1/admin-keys: the only response that
+// ever carries an admin key, once.
+type NewAdminKey struct {
+	Name      string     `json:"name"`
+	Key       string     `json:"key"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"` // null: never
+}
+
+// AdminKey describes an admin key. It has no field for the key or its hash,
+// so no listing can carry either.
+type AdminKey struct {
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`   // null: never
+	LastUsedAt *time.Time `json:"last_used_at"` // null: never used; may trail by a minute
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	State      string     `json:"state"` // active, expired, revoked
+}
+
+// AdminKeys is the answer of GET /v1/admin-keys.
+type AdminKeys struct {
+	AdminKeys []AdminKey `json:"admin_keys"`
 }

@@ -4,10 +4,11 @@
 // for a database write.
 //
 // Frequent events — tokens issued and requests refused — are coalesced: all
-// those of one kind, client, reason and source within a flush window become
-// one row with a count. The trail still says who got tokens or was refused,
-// when and how often, but a client fetching 10,000 tokens a second, or a
-// flood of refused requests, costs a few rows a second, not one per request.
+// those of one kind, client, reason, source and admin keys within a flush
+// window become one row with a count. The trail still says who got tokens or
+// was refused, when and how often, but a client fetching 10,000 tokens a
+// second, or a flood of refused requests, costs a few rows a second, not one
+// per request.
 //
 // Durability: a batch is written within the flush interval; events recorded
 // in the last interval before a crash are lost. What matters most survives
@@ -96,7 +97,7 @@ func coalescable(typ string) bool {
 	return typ == "token.issued" || strings.HasSuffix(typ, ".refused")
 }
 
-type coalesceKey struct{ typ, client, reason, remote string }
+type coalesceKey struct{ typ, client, reason, remote, adminKey, targetKey string }
 
 func (w *Writer) run() {
 	defer close(w.done)
@@ -127,7 +128,7 @@ func (w *Writer) run() {
 				return
 			}
 			if coalescable(e.Type) {
-				k := coalesceKey{e.Type, e.ClientID, e.Reason, e.Remote}
+				k := coalesceKey{e.Type, e.ClientID, e.Reason, e.Remote, e.AdminKey, e.TargetKey}
 				if i, ok := counted[k]; ok {
 					batch[i].Count++
 					continue

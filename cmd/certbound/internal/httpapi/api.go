@@ -15,8 +15,9 @@ import (
 
 // AdminAuthenticator checks admin API keys.
 type AdminAuthenticator interface {
-	// AdminKeyValid reports, in constant time, whether key is an admin key.
-	AdminKeyValid(key secret.Secret) bool
+	// AdminKey returns the name of the valid (unrevoked, unexpired) admin
+	// key equal to key, compared in constant time with every one.
+	AdminKey(key secret.Secret) (name string, ok bool)
 }
 
 // Roots serves the CA's root bundle. *ca.Authority implements it. Peers are
@@ -32,6 +33,8 @@ type Config struct {
 	Enroll *enroll.Service
 	Tokens *tokenex.Service
 	Admin  AdminAuthenticator
+	// AdminKeys serves /v1/admin-keys. Nil: those routes answer 404.
+	AdminKeys AdminKeyManager
 	// Logger receives one line per request and the reasons of refusals.
 	// Zero means slog.Default().
 	Logger *slog.Logger
@@ -58,6 +61,7 @@ type API struct {
 	enroll   *enroll.Service
 	tokens   *tokenex.Service
 	admin    AdminAuthenticator
+	keys     AdminKeyManager // may be nil
 	log      *slog.Logger
 	now      func() time.Time
 	echo     *echo.Echo
@@ -71,7 +75,7 @@ type API struct {
 
 // New builds the API and its routes.
 func New(cfg Config) *API {
-	a := &API{ca: cfg.CA, enroll: cfg.Enroll, tokens: cfg.Tokens, admin: cfg.Admin, log: cfg.Logger, now: cfg.Now,
+	a := &API{ca: cfg.CA, enroll: cfg.Enroll, tokens: cfg.Tokens, admin: cfg.Admin, keys: cfg.AdminKeys, log: cfg.Logger, now: cfg.Now,
 		observer: cfg.Observer, audit: cfg.Audit}
 	if a.log == nil {
 		a.log = slog.Default()

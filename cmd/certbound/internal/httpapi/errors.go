@@ -119,6 +119,15 @@ func classify(err error) *apiError {
 		return &apiError{Status: 400, Code: codeInvalidRequest, Description: policyErr.Field + ": " + policyErr.Reason}
 	case errors.Is(err, certs.ErrInvalidID):
 		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error()}
+	// Admin keys (SPEC §14), before the generic storage rows they wrap.
+	case errors.Is(err, storage.ErrAdminKeyNotFound):
+		return &apiError{Status: 404, Code: codeNotFound, Description: "admin key not found", Reason: "unknown_admin_key"}
+	case errors.Is(err, storage.ErrAdminKeyExists):
+		return &apiError{Status: 409, Code: codeConflict, Description: "an admin key with this name already exists (a revoked key keeps its name)", Reason: "name_taken"}
+	case errors.Is(err, storage.ErrAdminKeyRevoked):
+		return &apiError{Status: 409, Code: codeConflict, Description: "this admin key is already revoked", Reason: "already_revoked"}
+	case errors.Is(err, storage.ErrLastAdminKey):
+		return &apiError{Status: 409, Code: codeConflict, Description: "this is the last valid admin key: create another one before revoking it", Reason: "last_admin_key"}
 	case errors.Is(err, storage.ErrNotFound):
 		return &apiError{Status: 404, Code: codeNotFound, Description: "not found"}
 	case errors.Is(err, storage.ErrConflict):

@@ -22,6 +22,7 @@ const (
 	ctxRequestID = "request_id"
 	ctxClientID  = "client_id"
 	ctxReason    = "reason"
+	ctxAdminKey  = "admin_key" // name of the admin key that authenticated the request
 )
 
 // MaxBodyBytes is SPEC §3's request body limit.
@@ -31,7 +32,8 @@ const MaxBodyBytes = 64 << 10
 var bodyLimit = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64KiB"})
 
 // requestLog gives each request an id and logs one line when it ends: method,
-// route, status, latency, client id and, for refusals, the non-secret reason.
+// route, status, latency, client id, the name of the admin key used and, for
+// refusals, the non-secret reason.
 // Bodies, query strings and headers are never logged: they carry secrets.
 func (a *API) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -55,6 +57,9 @@ func (a *API) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if v, ok := c.Get(ctxClientID).(string); ok && v != "" {
 			attrs = append(attrs, slog.String("client_id", v))
+		}
+		if v, ok := c.Get(ctxAdminKey).(string); ok && v != "" {
+			attrs = append(attrs, slog.String("admin_key", v)) // the key's name, never the key
 		}
 		if v, ok := c.Get(ctxReason).(string); ok && v != "" {
 			attrs = append(attrs, slog.String("reason", v))
@@ -112,12 +117,19 @@ func (a *API) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireAdmin admits requests carrying an admin key as
-// "Authorization: Bearer <key>" or, as in the seed, "api-key: <key>".
+// requireAdmin admits requests carrying a valid admin key as
+// "Authorization: Bearer <key>" or, as in the seed, "api-key: <key>", and
+// leaves the key's name for the audit trail. Revoked and expired keys are
+// refused here, on every request (the key set is never stale for changes
+// made through this server).
 func (a *API) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		key, ok := adminKey(c.Request())
-		if !ok || !a.admin.AdminKeyValid(key) {
+		name, valid := "", false
+		if ok {
+			name, valid = a.admin.AdminKey(key)
+		}
+		if !valid {
 			reason := "bad_admin_key"
 			if !ok {
 				reason = "no_admin_key"
@@ -126,6 +138,7 @@ func (a *API) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 				Challenge: challengeAdmin, Reason: reason}
 		}
 		c.Set(ctxClientID, "admin")
+		c.Set(ctxAdminKey, name)
 		return next(c)
 	}
 }

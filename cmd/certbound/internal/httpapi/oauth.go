@@ -65,11 +65,13 @@ func (a *API) introspect(c echo.Context) error {
 		return err
 	}
 	if key, ok := adminKey(c.Request()); ok && !isBasic(c.Request()) {
-		if !a.admin.AdminKeyValid(key) {
+		name, valid := a.admin.AdminKey(key)
+		if !valid {
 			return &apiError{Status: 401, Code: tokenex.CodeInvalidClient, Description: "caller authentication failed",
 				Challenge: challengeAdmin, Reason: "bad_admin_key"}
 		}
 		c.Set(ctxClientID, "admin")
+		c.Set(ctxAdminKey, name)
 	} else {
 		auth, err := clientAuth(c, form)
 		if err != nil {

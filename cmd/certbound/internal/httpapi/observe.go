@@ -22,6 +22,7 @@ type Observer interface {
 const (
 	ctxSerial = "serial"     // certificate serial the request issued or revoked
 	ctxEvent  = "event_type" // overrides the route's event type (PATCH client → client.disabled)
+	ctxTarget = "target_key" // name of the admin key an admin_key.* request is about (well-formed only)
 )
 
 // eventTypes names the event of each state-changing route: on success, on
@@ -39,6 +40,8 @@ var eventTypes = map[string][2]string{
 	"POST /v1/clients/:id/enrollment-tokens": {"enrollment_token.minted", "enrollment_token.refused"},
 	"POST /v1/certificates/:serial/revoke":   {"certificate.revoked", "revocation.refused"},
 	"POST /v1/keys/rotate":                   {"signing_key.rotated", ""},
+	"POST /v1/admin-keys":                    {"admin_key.created", "admin_key.refused"},
+	"DELETE /v1/admin-keys/:name":            {"admin_key.revoked", "admin_key.refused"},
 }
 
 // observe reports the finished request to the observer, if any.
@@ -54,7 +57,8 @@ func (a *API) observe(c echo.Context, status int, d time.Duration) {
 }
 
 // eventFor builds the audit event of a finished request. A 401 from the
-// admin check is admin.auth_failed whatever the route.
+// admin check is admin.auth_failed whatever the route. Every event of a
+// request authenticated with an admin key names that key (AdminKey).
 func (a *API) eventFor(c echo.Context, route string, status int) (storage.AuditEvent, bool) {
 	reason, _ := c.Get(ctxReason).(string)
 	e := storage.AuditEvent{
@@ -64,6 +68,9 @@ func (a *API) eventFor(c echo.Context, route string, status int) (storage.AuditE
 		RequestID: requestID(c),
 	}
 	e.Serial, _ = c.Get(ctxSerial).(string)
+	// The admin key that acted, by name (set only once the key was accepted).
+	e.AdminKey, _ = c.Get(ctxAdminKey).(string)
+	e.TargetKey, _ = c.Get(ctxTarget).(string)
 	if reason == "bad_admin_key" || reason == "no_admin_key" {
 		e.Type, e.Reason, e.ClientID = "admin.auth_failed", reason, ""
 		return e, true

@@ -46,4 +46,7 @@ func (a *API) routes(e *echo.Echo) {
 	e.POST("/v1/certificates/:serial/revoke", a.revokeCertificate, admin...)
 	e.POST("/v1/keys/rotate", a.rotateKeys, admin...)
 	e.GET("/v1/audit", a.listAudit, admin...)
+	e.POST("/v1/admin-keys", a.createAdminKey, admin...) // SPEC §14
+	e.GET("/v1/admin-keys", a.listAdminKeys, admin...)
+	e.DELETE("/v1/admin-keys/:name", a.revokeAdminKey, admin...)
 }

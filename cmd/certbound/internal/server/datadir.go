@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,19 +79,27 @@ func bootstrapCA(dir string, password []byte, now func() time.Time) (bool, error
 	return true, nil
 }
 
-// ensureAdminKey makes sure there is at least one admin key. On first start
-// it mints one, writes it to <data-dir>/admin.key (0600) and stores its hash.
+// ensureAdminKey makes sure there is a valid admin key. On first start it
+// mints `bootstrap`, writes it to <data-dir>/admin.key (0600) and stores its
+// hash. A start that finds keys but none valid (all expired: the last valid
+// one cannot be revoked) mints a new one the same way, so that whoever runs
+// the server is never locked out of its admin API.
 func ensureAdminKey(ctx context.Context, db *storage.DB, dataDir string, now time.Time, log *slog.Logger) error {
-	hashes, err := db.AdminKeyHashes(ctx)
+	keys, err := db.AdminKeys(ctx)
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(dataDir, AdminKeyFile)
-	if len(hashes) > 0 {
+	if slices.ContainsFunc(keys, func(k storage.AdminKey) bool { return k.Valid(now) }) {
 		if _, err := os.Stat(path); err == nil {
 			return certs.CheckPrivate(path)
 		}
 		return nil
+	}
+	name := "bootstrap"
+	if len(keys) > 0 {
+		name = "bootstrap-" + now.UTC().Format("20060102-150405")
+		log.Warn("no valid admin key: every one has expired or was revoked; creating a new one", slog.String("name", name))
 	}
 	key := secret.New(adminKeyPrefix)
 	// File first: a crash after it and before the insert leaves a key file
@@ -99,10 +108,10 @@ func ensureAdminKey(ctx context.Context, db *storage.DB, dataDir string, now tim
 	if err := certs.WriteFileAtomic(path, []byte(key.Reveal()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write admin key: %w", err)
 	}
-	if err := db.InsertAdminKey(ctx, key.Hash(), "bootstrap", now); err != nil {
+	if err := db.InsertAdminKey(ctx, storage.AdminKey{Name: name, Hash: key.Hash(), CreatedAt: now}); err != nil {
 		return err
 	}
-	log.Info("created the bootstrap admin key", slog.String("path", path))
+	log.Info("created the bootstrap admin key", slog.String("name", name), slog.String("path", path))
 	return nil
 }
 

@@ -120,6 +120,7 @@ type Server struct {
 	audit       *audit.Writer
 	tokens      *tokenex.Service
 	tokenLimit  *httpapi.ClientLimiter
+	admins      *adminKeys
 }
 
 // serverCertLifetime is the life of the server's own certificate; it is
@@ -170,10 +171,11 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	if err := ensureAdminKey(ctx, s.db, cfg.DataDir, cfg.Now(), s.log); err != nil {
 		return err
 	}
-	admins, err := loadAdminKeys(ctx, s.db)
+	admins, err := newAdminKeys(ctx, s.db, cfg.Now, s.log)
 	if err != nil {
 		return err
 	}
+	s.admins = admins
 	enrollSvc, err := enroll.New(enroll.Config{Store: s.db, CA: authority, CertLifetime: cfg.CertLifetime,
 		OnClone: cfg.CloneAction, ReservedDNSNames: serverDNSNames(cfg.DNS), Now: cfg.Now})
 	if err != nil {
@@ -198,7 +200,7 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 			CACertificates: []*x509.Certificate{authority.Root(), authority.Intermediate()}, SigningKeys: tokens.PublishedKeys,
 			AuditDropped: s.audit.Dropped})
 	}
-	s.api = httpapi.New(httpapi.Config{CA: authority, Enroll: enrollSvc, Tokens: tokens, Admin: admins, Logger: s.log, Now: cfg.Now,
+	s.api = httpapi.New(httpapi.Config{CA: authority, Enroll: enrollSvc, Tokens: tokens, Admin: admins, AdminKeys: admins, Logger: s.log, Now: cfg.Now,
 		EnrollRate: cfg.RateLimitEnroll, AuthFailureRate: cfg.RateLimitAuthFailures,
 		Observer: observer{metrics: s.metrics, audit: s.audit}, Audit: s.db})
 	return nil
@@ -290,6 +292,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	go s.pruneLoop(ctx)
+	s.admins.start(ctx)
 	addr := ln.Addr().String()
 	s.addr.Store(&addr)
 	errc := make(chan error, 1)
@@ -325,6 +328,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // Close flushes the audit trail and closes the database; Serve calls it on
 // the way out, call it yourself when Serve was never called.
 func (s *Server) Close() error {
+	s.admins.close()
 	s.audit.Close()
 	return s.db.Close()
 }
