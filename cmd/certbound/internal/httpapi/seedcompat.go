@@ -76,17 +76,11 @@ func (a *API) seedToken(c echo.Context) error {
 	if req.ClientSecret != "" {
 		auth.ClientSecret = secret.FromString(req.ClientSecret)
 	}
-	if isBasic(c.Request()) {
-		user, pass, ok := c.Request().BasicAuth()
-		if !ok {
-			return &apiError{Status: 401, Code: tokenex.CodeInvalidClient, Description: "malformed Basic credentials", Challenge: challengeClient}
-		}
-		basic, err := tokenex.DecodeBasicAuth(user, pass)
-		if err != nil {
-			return err
-		}
-		auth.Basic = basic
+	basic, err := basicCredentials(c.Request())
+	if err != nil {
+		return err
 	}
+	auth.Basic = basic
 	tr := tokenex.TokenRequest{ClientAuth: auth, GrantType: req.GrantType, Scope: strings.Join(req.Scope, " "), Audience: req.Audience}
 	return a.issueToken(c, tr, func(t *tokenex.Token) any {
 		return seedTokenResponse{AccessToken: t.AccessToken.Reveal(), ExpiresIn: t.ExpiresIn, TokenType: t.TokenType, Scope: t.Scope}
