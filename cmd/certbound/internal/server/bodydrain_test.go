@@ -219,3 +219,29 @@ func TestHugeBodyIsCutOff(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedBodyWithExpectContinue: a client that declares a body over
+// the limit and waits for "100 Continue" gets the 413 at once, and is never
+// invited to send the body.
+func TestOversizedBodyWithExpectContinue(t *testing.T) {
+	s := servertest.Start(t)
+	conn := dialRaw(t, s)
+	head := "POST /oauth2/token HTTP/1.1\r\nHost: " + strings.TrimPrefix(s.URL, "https://") +
+		"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n"
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r := &servertest.Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	if r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("first answer %d %s, want 413 (no 100 Continue)", r.Status, data)
+	}
+	if err := checkErrorBody(r, "request_too_large"); err != nil {
+		t.Fatal(err)
+	}
+}
