@@ -13,7 +13,7 @@ func (db *DB) ImportClients(ctx context.Context, cs []Client) error {
 	defer db.cache.invalidate()
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -21,7 +21,7 @@ func (db *DB) ImportClients(ctx context.Context, cs []Client) error {
 		for _, c := range cs {
 			_, err := st.ExecContext(ctx, c.ID, c.Name, spaceList(c.Scopes), jsonList(c.Audiences), jsonList(c.GrantTypes),
 				c.AuthMethod, c.SANURI, jsonList(c.Thumbprints), c.SelfSignedPEM, c.SecretHash,
-				int64(c.AccessTokenTTL.Seconds()), c.Disabled, unix(c.CreatedAt), unix(c.UpdatedAt))
+				int64(c.AccessTokenTTL.Seconds()), c.Disabled, unix(c.CreatedAt), unix(c.UpdatedAt), generation(c.Generation))
 			if err != nil {
 				return translate(err)
 			}

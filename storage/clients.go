@@ -31,10 +31,14 @@ type Client struct {
 	Disabled       bool
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// Generation tells this record from an earlier one of the same ID: set
+	// once, when the record is created (random), never changed. Empty only
+	// for records imported without one.
+	Generation []byte
 }
 
 const clientColumns = `id, name, scopes, audiences, grant_types, auth_method, san_uri, thumbprints,
-	self_signed_pem, secret_hash, access_token_ttl, disabled, created_at, updated_at`
+	self_signed_pem, secret_hash, access_token_ttl, disabled, created_at, updated_at, generation`
 
 func scanClient(row scanner) (Client, error) {
 	var r clientRow
@@ -53,7 +57,7 @@ type clientRow struct {
 
 func (r *clientRow) dest() []any {
 	return []any{&r.c.ID, &r.c.Name, &r.scopes, &r.auds, &r.grants, &r.c.AuthMethod, &r.c.SANURI, &r.thumbs,
-		&r.c.SelfSignedPEM, &r.c.SecretHash, &r.ttl, &r.c.Disabled, &r.created, &r.updated}
+		&r.c.SelfSignedPEM, &r.c.SecretHash, &r.ttl, &r.c.Disabled, &r.created, &r.updated, &r.c.Generation}
 }
 
 func (r *clientRow) client() Client {
@@ -64,6 +68,9 @@ func (r *clientRow) client() Client {
 	c.Thumbprints = fromJSONList(r.thumbs)
 	c.AccessTokenTTL = time.Duration(r.ttl) * time.Second
 	c.CreatedAt, c.UpdatedAt = fromUnix(r.created), fromUnix(r.updated)
+	if len(c.Generation) == 0 {
+		c.Generation = nil
+	}
 	return c
 }
 
@@ -71,11 +78,19 @@ func (r *clientRow) client() Client {
 func (db *DB) CreateClient(ctx context.Context, c Client) error {
 	defer db.cache.invalidate()
 	_, err := db.write.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, spaceList(c.Scopes), jsonList(c.Audiences), jsonList(c.GrantTypes), c.AuthMethod,
 		c.SANURI, jsonList(c.Thumbprints), c.SelfSignedPEM, c.SecretHash, int64(c.AccessTokenTTL/time.Second),
-		c.Disabled, unix(c.CreatedAt), unix(c.UpdatedAt))
+		c.Disabled, unix(c.CreatedAt), unix(c.UpdatedAt), generation(c.Generation))
 	return translate(err)
+}
+
+// generation is what the NOT NULL column stores for g (empty for none).
+func generation(g []byte) []byte {
+	if g == nil {
+		return []byte{}
+	}
+	return g
 }
 
 // GetClient returns the client with id, or ErrNotFound.
@@ -116,11 +131,11 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]Clien
 }
 
 // ModifyClient reads the client id, lets change modify the record and
-// writes back its mutable fields (everything but ID and CreatedAt), all in
-// one write transaction: change always sees the latest record, so a change
-// made meanwhile by another caller (an administrator's PATCH, clone
-// detection disabling the client) is never overwritten with what was read
-// before it. It returns the record written. ErrNotFound if there is no such
+// writes back its mutable fields (everything but ID, CreatedAt and
+// Generation), all in one write transaction: change always sees the latest
+// record, so a change made meanwhile by another caller (an administrator's
+// PATCH, clone detection disabling the client) is never overwritten with
+// what was read before it. It returns the record written. ErrNotFound if there is no such
 // client; an error from change rolls back and is returned as it is.
 func (db *DB) ModifyClient(ctx context.Context, id string, change func(*Client) error) (Client, error) {
 	defer db.cache.invalidate()

@@ -28,6 +28,10 @@ type accessClaims struct {
 	Scp      []string      `json:"scp"`   // private: the seed's verifiers read it
 	Stt      int           `json:"stt"`   // private: always 1, the seed's "token type"
 	Cnf      *Confirmation `json:"cnf,omitempty"`
+	// ClientGen is private: the generation of the client record the token
+	// was issued to (base64url), which introspection compares with the
+	// record it finds under client_id. Opaque to everyone else.
+	ClientGen string `json:"client_gen,omitempty"`
 }
 
 // sign returns the compact JWS of c under k. The header segment was encoded
@@ -54,7 +58,8 @@ func (k *signingKey) sign(c *accessClaims) (string, error) {
 // parsedClaims is what introspection reads back from a token it verified.
 type parsedClaims struct {
 	jwt.RegisteredClaims
-	ClientID string        `json:"client_id"`
-	Scope    string        `json:"scope"`
-	Cnf      *Confirmation `json:"cnf"`
+	ClientID  string        `json:"client_id"`
+	Scope     string        `json:"scope"`
+	Cnf       *Confirmation `json:"cnf"`
+	ClientGen string        `json:"client_gen"`
 }

@@ -163,6 +163,7 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (Client, 
 	}
 	now := s.now()
 	rec.CreatedAt, rec.UpdatedAt = now, now
+	rec.Generation = newGeneration()
 
 	if spec.ClientID != "" {
 		if err := s.store.CreateClient(ctx, rec); err != nil {
@@ -371,6 +372,14 @@ func slug(name string) string {
 		out = "client"
 	}
 	return out
+}
+
+// newGeneration returns the random generation of a new client record: 128
+// bits, so that no two records of one id ever share it (storage.Client).
+func newGeneration() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (Go 1.24+)
+	return b
 }
 
 // withSuffix appends "-" and six random base32 characters.

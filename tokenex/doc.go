@@ -16,8 +16,11 @@
 // the client presented a TLS certificate — whatever its authentication method
 // — cnf {"x5t#S256": base64url(SHA-256(leaf DER))} (RFC 8705 §3.1). scp (the
 // scopes as an array) and stt (always 1) are private claims kept so that
-// verifiers written for the seed's flow accept the tokens unchanged. Tokens
-// are not JWT-SVIDs. sub is the client id, which only an administrator
+// verifiers written for the seed's flow accept the tokens unchanged.
+// client_gen (private, opaque) is the random generation of the client record
+// the token was issued to: introspection refuses a token whose client has
+// been deleted even when a client of the same id was registered since.
+// Verifiers that do not introspect ignore it. Tokens are not JWT-SVIDs. sub is the client id, which only an administrator
 // chooses (RFC 9068 §5, RFC 9700 §2.6).
 //
 // # Client authentication

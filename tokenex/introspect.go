@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -59,7 +60,7 @@ func (s *Service) Introspect(ctx context.Context, token secret.Secret) (Introspe
 	if err != nil {
 		return inactive, fmt.Errorf("tokenex: introspect: look up client: %w", err)
 	}
-	if c.Disabled {
+	if c.Disabled || !issuedToRecord(claims, c) {
 		return inactive, nil
 	}
 	if claims.Cnf != nil {
@@ -85,6 +86,29 @@ func (s *Service) Introspect(ctx context.Context, token secret.Secret) (Introspe
 		JTI:       claims.ID,
 		Cnf:       claims.Cnf,
 	}, nil
+}
+
+// issuedToRecord reports whether the token was issued to the client record
+// c, not to an earlier, deleted record of the same id. Tokens carry the
+// record's random generation (client_gen), which a new record of the same
+// id does not share, however soon after the deletion it was created. A
+// token without one (issued before generations existed, or to a record
+// imported without one) must at least be no older than the record, to the
+// second: iat has no finer precision, so such a token of a record deleted
+// and created again within one second passes. Only certbound's signing keys
+// make tokens, and it puts client_gen in every token of a record that has
+// one, so no new token lacks it.
+func issuedToRecord(claims *parsedClaims, c storage.Client) bool {
+	if claims.ClientGen != "" {
+		return claims.ClientGen == clientGeneration(c)
+	}
+	return !claims.IssuedAt.Time.Before(c.CreatedAt.Truncate(time.Second))
+}
+
+// clientGeneration is the client_gen claim of tokens issued to c: its
+// record's generation, base64url; "" for a record without one.
+func clientGeneration(c storage.Client) string {
+	return base64.RawURLEncoding.EncodeToString(c.Generation)
 }
 
 func unixOrZero(d *jwt.NumericDate) int64 {

@@ -113,6 +113,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*Token, err
 	if caller.Thumbprint != "" {
 		claims.Cnf = &Confirmation{X5tS256: caller.Thumbprint}
 	}
+	claims.ClientGen = clientGeneration(c)
 	key := s.keys.Load().current
 	jws, err := key.sign(&claims)
 	if err != nil {

@@ -7,10 +7,13 @@ package adminapi
 import "time"
 
 // Client is a registered client. ClientSecret appears once, in the response
-// that created the client (secret methods only).
+// that created the client (secret methods only), and with it
+// ClientSecretExpiresAt, which RFC 7591 §3.2.1 requires whenever a secret is
+// issued: 0, as certbound's client secrets do not expire.
 type Client struct {
 	ClientID                string    `json:"client_id"`
 	ClientSecret            string    `json:"client_secret,omitempty"`
+	ClientSecretExpiresAt   *int64    `json:"client_secret_expires_at,omitempty"`
 	ClientName              string    `json:"client_name,omitempty"`
 	Scope                   string    `json:"scope"`
 	Audience                []string  `json:"audience"`

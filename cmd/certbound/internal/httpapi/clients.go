@@ -76,14 +76,22 @@ func viewClient(c tokenex.Client, sec secret.Secret) adminapi.Client {
 	if aud == nil {
 		aud = []string{}
 	}
-	return adminapi.Client{
+	v := adminapi.Client{
 		ClientID: c.ID, ClientSecret: sec.Reveal(), ClientName: c.Name, Scope: c.Scope(), Audience: aud,
 		GrantTypes: c.GrantTypes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		TLSClientAuthSANURI: c.TLSClientAuthSANURI, SelfSignedCertificates: c.SelfSignedCertificates,
 		Thumbprints: c.Thumbprints, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second), Disabled: c.Disabled,
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}
+	if !sec.IsZero() {
+		v.ClientSecretExpiresAt = new(int64(secretNeverExpires))
+	}
+	return v
 }
+
+// secretNeverExpires is RFC 7591 §3.2.1's client_secret_expires_at for a
+// secret that does not expire. It is sent with every client_secret.
+const secretNeverExpires = 0
 
 func (a *API) createClient(c echo.Context) error {
 	var req clientRequest

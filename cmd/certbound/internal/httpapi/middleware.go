@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/certbound/certbound/certs/secret"
 )
@@ -28,8 +28,83 @@ const (
 // MaxBodyBytes is SPEC §3's request body limit.
 const MaxBodyBytes = 64 << 10
 
-// "64KiB", not "64K": echo reads "K" as 1000.
-var bodyLimit = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64KiB"})
+// MaxDiscardBytes bounds what is read, and thrown away, of a body over
+// MaxBodyBytes before the 413 is written. An HTTP/1.1 server that answers
+// and closes while the client is still sending makes the client's kernel
+// answer the unread bytes with a reset, which destroys the 413 before a
+// client that reads only after sending sees it. Reading the rest first lets
+// the 413 arrive on a connection that is then closed cleanly (or even kept).
+// Beyond this bound the connection is closed: a client sending more gets the
+// reset. The server's ReadTimeout bounds the time spent reading.
+const MaxDiscardBytes = 4 << 20
+
+// bodyLimit enforces MaxBodyBytes on every route (SPEC §3, §5: 413
+// request_too_large). A declared Content-Length over the limit is refused
+// before the handler runs; a chunked body is cut off where it crosses the
+// limit, and the handler's read fails with *http.MaxBytesError. Either way
+// the 413 is rendered here, after discarding up to MaxDiscardBytes of the
+// rest (HTTP/1 only: HTTP/2 ends the stream with RST_STREAM NO_ERROR after
+// the response, RFC 9113 §8.1, which clients must not treat as a failure).
+func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		body := r.Body
+		if r.ContentLength > MaxBodyBytes {
+			// A client that asked for 100-continue has sent nothing yet and
+			// waits for this answer; reading would only invite the body.
+			if r.ContentLength-MaxBodyBytes <= MaxDiscardBytes && !strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+				discardBody(r, body)
+			}
+			return echo.ErrStatusRequestEntityTooLarge
+		}
+		lb := &limitedBody{ReadCloser: body, left: MaxBodyBytes}
+		r.Body = lb
+		err := next(c)
+		if !lb.over {
+			return err
+		}
+		discardBody(r, body)
+		if c.Response().Committed {
+			return err
+		}
+		return echo.ErrStatusRequestEntityTooLarge
+	}
+}
+
+// discardBody reads and drops up to MaxDiscardBytes of an HTTP/1 body.
+func discardBody(r *http.Request, body io.Reader) {
+	if r.ProtoMajor == 1 && body != nil && body != http.NoBody {
+		_, _ = io.CopyN(io.Discard, body, MaxDiscardBytes)
+	}
+}
+
+// limitedBody is a request body that fails with *http.MaxBytesError once
+// more than left bytes are read; over records that it did. Unlike
+// http.MaxBytesReader it leaves the connection to bodyLimit, which discards
+// the rest before answering.
+type limitedBody struct {
+	io.ReadCloser
+	left int64 // bytes still allowed
+	over bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.over {
+		return 0, &http.MaxBytesError{Limit: MaxBodyBytes}
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte past the limit tells "at" from "over"
+	}
+	n, err := b.ReadCloser.Read(p)
+	if int64(n) > b.left {
+		b.over = true
+		n = int(b.left)
+		b.left = 0
+		return n, &http.MaxBytesError{Limit: MaxBodyBytes}
+	}
+	b.left -= int64(n)
+	return n, err
+}
 
 // requestLog gives each request an id and logs one line when it ends: method,
 // route, status, latency, client id, the name of the admin key used and, for

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
@@ -153,23 +154,56 @@ func clientAuth(c echo.Context, form url.Values) (tokenex.ClientAuth, error) {
 	if s := form.Get("client_secret"); s != "" {
 		auth.ClientSecret = secret.FromString(s)
 	}
-	if isBasic(c.Request()) {
-		user, pass, ok := c.Request().BasicAuth()
-		if !ok {
-			return auth, &apiError{Status: 401, Code: tokenex.CodeInvalidClient, Description: "malformed Basic credentials", Challenge: challengeClient}
-		}
-		basic, err := tokenex.DecodeBasicAuth(user, pass)
-		if err != nil {
-			return auth, err
-		}
-		auth.Basic = basic
-	}
-	return auth, nil
+	basic, err := basicCredentials(c.Request())
+	auth.Basic = basic
+	return auth, err
 }
 
+// basicCredentials is the one place certbound reads client credentials
+// from an "Authorization: Basic" header (client_secret_basic). It returns
+// nil, nil when the request carries no Basic authorization.
+func basicCredentials(r *http.Request) (*tokenex.BasicAuth, error) {
+	if !isBasic(r) {
+		return nil, nil
+	}
+	return parseBasic(r.Header.Values("Authorization"))
+}
+
+// parseBasic decodes the Authorization header values of a Basic request:
+// exactly one value, "Basic" (any case), one space, base64 (RFC 7617 §2) of
+// "<id>:<secret>" split at the first colon, and both halves
+// form-url-decoded, as RFC 6749 §2.3.1 requires ("%3A" is a colon inside
+// the id, "+" a space). A header that is not that is invalid_client (401);
+// bad percent-encoding is invalid_request.
+func parseBasic(values []string) (*tokenex.BasicAuth, error) {
+	malformed := &apiError{Status: 401, Code: tokenex.CodeInvalidClient, Description: "malformed Basic credentials",
+		Challenge: challengeClient, Reason: "malformed_basic"}
+	if len(values) != 1 {
+		return nil, malformed
+	}
+	scheme, payload, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return nil, malformed
+	}
+	raw, err := base64.StdEncoding.DecodeString(payload)
+	if err != nil {
+		return nil, malformed
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return nil, malformed
+	}
+	return tokenex.DecodeBasicAuth(user, pass)
+}
+
+// isBasic reports whether the request offers Basic authorization.
 func isBasic(r *http.Request) bool {
-	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	return strings.EqualFold(scheme, "Basic")
+	for _, v := range r.Header.Values("Authorization") {
+		if scheme, _, _ := strings.Cut(v, " "); strings.EqualFold(scheme, "Basic") {
+			return true
+		}
+	}
+	return false
 }
 
 func nonEmpty(vs []string) []string {

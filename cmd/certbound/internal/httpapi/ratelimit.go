@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"container/list"
 	"math"
 	"net"
 	"net/http"
@@ -26,28 +27,80 @@ import (
 //     credentials are checked, so a correct guess cannot show through.
 //
 // Over a limit: 429 with Retry-After. Sources are TCP peers (forwarding
-// headers are client input), IPv6 addresses by their /64.
+// headers are client input), IPv6 addresses by their /64. Each limiter's
+// table is bounded in memory whatever the number of sources: idle buckets
+// are dropped and at most maxBuckets are kept (least recently seen out).
+
+// maxBuckets caps each limiter's table, whatever the number of source
+// addresses: about 250 bytes a bucket, so some 16 MiB per limiter at most.
+// When a new key finds the table full, the least recently seen key is
+// evicted and starts again with a full bucket. So a flood of more than
+// maxBuckets distinct sources inside the idle window (an IPv6 /48 holds
+// 65,536 /64s) can reset the limits of sources seen less recently than all
+// of them; a busy source, seen again before that many others, keeps its
+// state. A flood from that many addresses gets that many buckets' worth of
+// requests in any case.
+const maxBuckets = 1 << 16
+
+// table maps keys to per-key state, most recently seen first, with at most
+// maxBuckets entries. Not safe for concurrent use: its owner's mutex guards it.
+type table[V any] struct {
+	items map[string]*list.Element // values are *entry[V]
+	order list.List                // front: most recently seen
+}
+
+type entry[V any] struct {
+	key  string
+	seen time.Time
+	v    V
+}
+
+// get returns key's entry marked as seen now, creating it with fresh() and
+// evicting the least recently seen entry when the table is full. It first
+// drops the entries idle for longer than keep: the oldest first, stopping
+// at the first that is not, so it costs O(1) per entry ever created.
+func (t *table[V]) get(key string, now time.Time, keep time.Duration, fresh func() V) *entry[V] {
+	if t.items == nil {
+		t.items = map[string]*list.Element{}
+	}
+	for b := t.order.Back(); b != nil && now.Sub(b.Value.(*entry[V]).seen) > keep; b = t.order.Back() {
+		t.remove(b)
+	}
+	if el, ok := t.items[key]; ok {
+		e := el.Value.(*entry[V])
+		e.seen = now
+		t.order.MoveToFront(el)
+		return e
+	}
+	if len(t.items) >= maxBuckets {
+		t.remove(t.order.Back())
+	}
+	e := &entry[V]{key: key, seen: now, v: fresh()}
+	t.items[key] = t.order.PushFront(e)
+	return e
+}
+
+func (t *table[V]) remove(el *list.Element) {
+	delete(t.items, el.Value.(*entry[V]).key)
+	t.order.Remove(el)
+}
 
 // limiter is a set of token buckets, one per key. Buckets idle for a while
-// are dropped so that a flood of new keys cannot grow it without bound.
+// are dropped and the table is capped (maxBuckets), so that a flood of new
+// keys cannot grow it without bound.
 type limiter struct {
 	rate  rate.Limit
 	burst int
+	keep  time.Duration // idle time after which a bucket is full again and dropped
 	now   func() time.Time
 
-	mu        sync.Mutex
-	buckets   map[string]*bucket // guarded by mu
-	lastSweep time.Time          // guarded by mu
+	mu      sync.Mutex
+	buckets table[*rate.Limiter] // guarded by mu
 }
 
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-// idleAfter is how long an untouched bucket is kept. Buckets refill within
-// burst/rate seconds; keep them at least that long so that dropping one
-// never hands out a fresh burst early.
+// idleAfter is how long an untouched bucket is kept at least. Buckets
+// refill within burst/rate seconds; keep them at least that long so that
+// dropping one never hands out a fresh burst early.
 const idleAfter = time.Minute
 
 // newLimiter returns nil (no limit) for perSecond <= 0. burst <= 0 means a
@@ -59,27 +112,8 @@ func newLimiter(perSecond float64, burst int, now func() time.Time) *limiter {
 	if burst <= 0 {
 		burst = max(1, int(math.Ceil(perSecond)))
 	}
-	return &limiter{rate: rate.Limit(perSecond), burst: burst, now: now, buckets: map[string]*bucket{}}
-}
-
-// bucketLocked returns key's bucket, creating it full. Caller holds l.mu.
-func (l *limiter) bucketLocked(key string, now time.Time) *bucket {
-	keep := max(idleAfter, time.Duration(float64(l.burst)/float64(l.rate)*float64(time.Second)))
-	if now.Sub(l.lastSweep) > keep {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > keep {
-				delete(l.buckets, k)
-			}
-		}
-		l.lastSweep = now
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
-		l.buckets[key] = b
-	}
-	b.seen = now
-	return b
+	keep := max(idleAfter, time.Duration(float64(burst)/perSecond*float64(time.Second)))
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, keep: keep, now: now}
 }
 
 // allow takes a token from key's bucket. When there is none it returns how
@@ -88,13 +122,20 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.bucketLocked(key, now)
-	r := b.lim.ReserveN(now, 1)
+	b := l.buckets.get(key, now, l.keep, func() *rate.Limiter { return rate.NewLimiter(l.rate, l.burst) }).v
+	r := b.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d
 	}
 	return true, 0
+}
+
+// size is the number of buckets held.
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets.items)
 }
 
 // failureLimiter is a token bucket per source for failed authentications.
@@ -103,15 +144,15 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 // one NAT address may have any number of requests in flight. Parallel
 // failures are all charged — the bucket may go below zero, down to -burst —
 // so a burst of parallel guesses buys no more than it would one by one, it
-// only arrives before the refusal does.
+// only arrives before the refusal does. The table is capped like limiter's.
 type failureLimiter struct {
-	rate  float64 // tokens per second, > 0
-	burst float64 // >= 1
+	rate  float64       // tokens per second, > 0
+	burst float64       // >= 1
+	keep  time.Duration // idle time after which any bucket is full again
 	now   func() time.Time
 
-	mu        sync.Mutex
-	buckets   map[string]*failBucket // guarded by mu; a missing bucket is full
-	lastSweep time.Time              // guarded by mu
+	mu      sync.Mutex
+	buckets table[*failBucket] // guarded by mu; a missing bucket is full
 }
 
 type failBucket struct {
@@ -125,34 +166,19 @@ func newFailureLimiter(perSecond float64, now func() time.Time) *failureLimiter 
 	if perSecond <= 0 {
 		return nil
 	}
-	return &failureLimiter{rate: perSecond, burst: max(1, math.Ceil(2*perSecond)), now: now, buckets: map[string]*failBucket{}}
+	burst := max(1, math.Ceil(2*perSecond))
+	// From the lowest level, -burst, a bucket is full after 2*burst/rate.
+	keep := max(idleAfter, time.Duration(2*burst/perSecond*float64(time.Second)))
+	return &failureLimiter{rate: perSecond, burst: burst, keep: keep, now: now}
 }
 
-// refillLocked brings b up to now. Caller holds f.mu.
-func (f *failureLimiter) refillLocked(b *failBucket, now time.Time) {
+// bucketLocked returns key's bucket refilled to now. Caller holds f.mu.
+func (f *failureLimiter) bucketLocked(key string, now time.Time) *failBucket {
+	b := f.buckets.get(key, now, f.keep, func() *failBucket { return &failBucket{tokens: f.burst, last: now} }).v
 	if el := now.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = min(f.burst, b.tokens+el*f.rate)
 	}
 	b.last = now
-}
-
-// bucketLocked returns key's bucket refilled to now, sweeping full
-// buckets (indistinguishable from absent ones) now and then. Caller holds f.mu.
-func (f *failureLimiter) bucketLocked(key string, now time.Time) *failBucket {
-	if now.Sub(f.lastSweep) > idleAfter {
-		for k, b := range f.buckets {
-			if f.refillLocked(b, now); b.tokens >= f.burst {
-				delete(f.buckets, k)
-			}
-		}
-		f.lastSweep = now
-	}
-	b, ok := f.buckets[key]
-	if !ok {
-		b = &failBucket{tokens: f.burst, last: now}
-		f.buckets[key] = b
-	}
-	f.refillLocked(b, now)
 	return b
 }
 
@@ -176,6 +202,13 @@ func (f *failureLimiter) fail(key string) {
 	defer f.mu.Unlock()
 	b := f.bucketLocked(key, now)
 	b.tokens = max(-f.burst, b.tokens-1)
+}
+
+// size is the number of buckets held.
+func (f *failureLimiter) size() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.buckets.items)
 }
 
 // RateLimitError is a request refused by a rate limit. The edge answers 429

@@ -21,13 +21,17 @@ type seedClientRequest struct {
 }
 
 type seedClientResponse struct {
-	Status       string   `json:"status"`
-	ClientID     string   `json:"clientId"`
-	ClientSecret string   `json:"clientSecret"`
-	ClientName   string   `json:"clientName"`
-	GrantTypes   []string `json:"grantTypes"`
-	Scope        string   `json:"scope"`
-	Audience     []string `json:"audience"`
+	Status       string `json:"status"`
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+	// ClientSecretExpiresAt is RFC 7591's client_secret_expires_at in the
+	// seed's camelCase: always 0 (never). An extra member the seed's
+	// snippets ignore.
+	ClientSecretExpiresAt int64    `json:"clientSecretExpiresAt"`
+	ClientName            string   `json:"clientName"`
+	GrantTypes            []string `json:"grantTypes"`
+	Scope                 string   `json:"scope"`
+	Audience              []string `json:"audience"`
 }
 
 // seedCreateClient is POST /recipe/oauth/clients: a client_secret_post
@@ -47,7 +51,7 @@ func (a *API) seedCreateClient(c echo.Context) error {
 	noStore(c)
 	c.Set(ctxClientID, client.ID)
 	return c.JSON(http.StatusOK, seedClientResponse{Status: "OK", ClientID: client.ID, ClientSecret: sec.Reveal(),
-		ClientName: client.Name, GrantTypes: client.GrantTypes, Scope: client.Scope(), Audience: client.Audience})
+		ClientSecretExpiresAt: secretNeverExpires, ClientName: client.Name, GrantTypes: client.GrantTypes, Scope: client.Scope(), Audience: client.Audience})
 }
 
 type seedTokenRequest struct {
@@ -76,17 +80,11 @@ func (a *API) seedToken(c echo.Context) error {
 	if req.ClientSecret != "" {
 		auth.ClientSecret = secret.FromString(req.ClientSecret)
 	}
-	if isBasic(c.Request()) {
-		user, pass, ok := c.Request().BasicAuth()
-		if !ok {
-			return &apiError{Status: 401, Code: tokenex.CodeInvalidClient, Description: "malformed Basic credentials", Challenge: challengeClient}
-		}
-		basic, err := tokenex.DecodeBasicAuth(user, pass)
-		if err != nil {
-			return err
-		}
-		auth.Basic = basic
+	basic, err := basicCredentials(c.Request())
+	if err != nil {
+		return err
 	}
+	auth.Basic = basic
 	tr := tokenex.TokenRequest{ClientAuth: auth, GrantType: req.GrantType, Scope: strings.Join(req.Scope, " "), Audience: req.Audience}
 	return a.issueToken(c, tr, func(t *tokenex.Token) any {
 		return seedTokenResponse{AccessToken: t.AccessToken.Reveal(), ExpiresIn: t.ExpiresIn, TokenType: t.TokenType, Scope: t.Scope}
