@@ -13,9 +13,17 @@ build: ## build bin/certbound (static, no cgo)
 run: build ## serve on 127.0.0.1:8443 with a local data dir (created on first start)
 	./$(BIN) serve --data-dir $(DATA)
 
-test: ## all tests, with the race detector
+README_TOOLS := bash curl openssl jq
+
+test: ## all tests, with the race detector; README.md's commands too (test/readme, see readme-check)
+	@for t in $(README_TOOLS); do command -v $$t >/dev/null || \
+		echo "*** $$t is missing: test/readme SKIPS, README.md's commands are NOT checked (needs $(README_TOOLS)) ***" >&2; done
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+.PHONY: readme-check
+readme-check: ## run README.md's walkthrough and seed-guide commands as written against a fresh server (part of `make test`; SECTION=seed runs one)
+	$(GO) test -count=1 -timeout 5m -run '^TestReadme$$$(if $(SECTION),/^$(SECTION)$$)' -v ./test/readme/
 
 lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
