@@ -12,9 +12,9 @@ import (
 )
 
 // statusWrites matches SQL that can change what the status cache holds: a
-// client record, a certificate's revocation, or the existence of a
-// certificate record.
-var statusWrites = regexp.MustCompile(`(?i)(UPDATE\s+clients|DELETE\s+FROM\s+clients|INSERT\s+INTO\s+clients|revoked_at\s*=|DELETE\s+FROM\s+certificates)`)
+// client record, a certificate's revocation or suspect mark, or the
+// existence of a certificate record.
+var statusWrites = regexp.MustCompile(`(?i)(UPDATE\s+clients|DELETE\s+FROM\s+clients|INSERT\s+INTO\s+clients|revoked_at\s*=|clone_suspect_of\s*=|DELETE\s+FROM\s+certificates)`)
 
 // TestStatusWritesInvalidateTheCache keeps statuscache.go's promise without
 // anyone having to remember it: every function of the package whose SQL can

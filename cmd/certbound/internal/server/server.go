@@ -184,7 +184,7 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	// so clone detection knows which certificates have been used.
 	peers := recordingAuthority{Authority: authority, verify: enrollSvc.RecordingVerifier(authority)}
 	tokens, err := tokenex.New(ctx, tokenex.Config{Issuer: cfg.Issuer, Store: s.db, Peers: peers,
-		TrustDomain: authority.TrustDomain(), Admit: s.tokenLimit.Admit, KeyPassword: cfg.CAPassword, Now: cfg.Now})
+		TrustDomain: authority.TrustDomain(), Admit: s.tokenLimit.Admit, KeyPassword: cfg.CAPassword, Lineage: enrollSvc, Now: cfg.Now})
 	if err != nil {
 		return err
 	}
