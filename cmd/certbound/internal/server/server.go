@@ -17,6 +17,7 @@ import (
 
 	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/cmd/certbound/internal/audit"
+	"github.com/certbound/certbound/cmd/certbound/internal/datalock"
 	"github.com/certbound/certbound/cmd/certbound/internal/httpapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/metrics"
 	"github.com/certbound/certbound/enroll"
@@ -120,6 +121,7 @@ type Server struct {
 	audit       *audit.Writer
 	tokens      *tokenex.Service
 	tokenLimit  *httpapi.ClientLimiter
+	lock        *datalock.Lock // the data dir's, held from Open to Close
 }
 
 // serverCertLifetime is the life of the server's own certificate; it is
@@ -134,22 +136,25 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	caDir := filepath.Join(cfg.DataDir, CADir)
 	created, err := bootstrapCA(caDir, cfg.CAPassword, cfg.Now)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, lock.Release())
 	}
 	if err := checkPrivateFiles(cfg.DataDir); err != nil {
-		return nil, err
+		return nil, errors.Join(err, lock.Release())
 	}
 	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, lock.Release())
 	}
-	s := &Server{cfg: cfg, db: db, log: log, ready: make(chan struct{})}
+	s := &Server{cfg: cfg, db: db, log: log, ready: make(chan struct{}), lock: lock}
 	if err := s.build(ctx, caDir); err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close(), lock.Release())
 	}
 	msg := "loaded the CA"
 	if created {
@@ -313,7 +318,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // the way out, call it yourself when Serve was never called.
 func (s *Server) Close() error {
 	s.audit.Close()
-	return s.db.Close()
+	return errors.Join(s.db.Close(), s.lock.Release())
 }
 
 // SetRateLimits changes the rate limits of a running server (SIGHUP):
