@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -264,7 +265,17 @@ func (s *Server) tlsConfig() *tls.Config {
 
 // Serve serves HTTPS on ln until ctx is cancelled, then shuts down
 // gracefully: in-flight requests finish (up to 10 s), then the database closes.
+// However it ends — ctx cancelled, the listener failing, the metrics
+// listener failing to start — every goroutine it started (the metrics
+// server, the pruning, the server certificate's renewal) has returned before
+// it closes the database and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, stop := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() {
+		stop()
+		background.Wait()
+	}()
 	srv := &http.Server{
 		Handler:           s.api,
 		TLSConfig:         s.tlsConfig(),
@@ -277,31 +288,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if s.metrics != nil {
-		if err := s.serveMetrics(ctx, s.cfg.MetricsListen); err != nil {
+		if err := s.serveMetrics(ctx, &background, s.cfg.MetricsListen); err != nil {
+			ln.Close()
 			return errors.Join(fmt.Errorf("metrics listener: %w", err), s.Close())
 		}
 	}
-	go s.pruneLoop(ctx)
+	background.Go(func() { s.pruneLoop(ctx) })
 	addr := ln.Addr().String()
 	s.addr.Store(&addr)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-	go s.keepServerCertFresh(ctx)
+	background.Go(func() { s.keepServerCertFresh(ctx) })
 	close(s.ready)
 	s.log.Info("serving", slog.String("listen", addr), slog.String("issuer", s.cfg.Issuer))
 
 	var err error
 	select {
 	case err = <-errc:
+		srv.Close() // the listener failed: drop the connections it left
 	case <-ctx.Done():
 		s.log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(sctx)
 		cancel()
+		<-errc
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	stop()
+	background.Wait()
 	return errors.Join(err, s.Close())
 }
 
