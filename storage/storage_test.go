@@ -366,3 +366,9 @@ func TestAdminKeysStoreOnlyHashes(t *testing.T) {
 		t.Fatal("the admin key itself reached the database file")
 	}
 }
+
+// TestStatusSourceRules: SQLite keeps the rules every backend must keep
+// (storagetest.StatusSource), as ca.VerifyClient relies on them.
+func TestStatusSourceRules(t *testing.T) {
+	storagetest.StatusSource(t, storagetest.Open(t))
+}
