@@ -56,7 +56,7 @@ func TestFailingServeLeavesNoGoroutine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(serverGoroutines(t)) // other tests' leftovers, if any, are not ours
-			ctx := context.Background() // never cancelled: only Serve's failure ends them
+			ctx := context.Background()        // never cancelled: only Serve's failure ends them
 			srv, err := server.Open(ctx, server.Config{DataDir: filepath.Join(t.TempDir(), "data"), MetricsListen: tc.metrics,
 				AuditRetention: time.Hour, CertRetention: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
