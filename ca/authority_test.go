@@ -76,6 +76,7 @@ func TestNewWithoutRootKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	status.Record(certs.SerialString(leaf.SerialNumber))
 	peer, err := a.VerifyClient(t.Context(), []*x509.Certificate{leaf, a.Intermediate()})
 	if err != nil {
 		t.Fatalf("VerifyClient: %v", err)

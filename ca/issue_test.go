@@ -225,6 +225,7 @@ func TestLeafKeyUsageByKeyType(t *testing.T) {
 			if leaf.KeyUsage != tt.want {
 				t.Fatalf("KeyUsage = %b, want %b", leaf.KeyUsage, tt.want)
 			}
+			c.Status.Record(certs.SerialString(leaf.SerialNumber))
 			if _, err := c.Authority.VerifyClient(t.Context(), []*x509.Certificate{leaf}); err != nil {
 				t.Fatalf("VerifyClient: %v", err)
 			}

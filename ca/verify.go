@@ -15,8 +15,11 @@ import (
 // safe for concurrent use.
 type StatusSource interface {
 	// CertificateRevoked reports whether the certificate with this serial
-	// (certs.SerialString) has been revoked. An unknown serial is not revoked:
-	// VerifyClient has already checked that this CA signed it.
+	// (certs.SerialString) has been revoked. An unknown serial — one with no
+	// record, for example issued just before a power loss rolled the
+	// database back, or pruned — is revoked: that this CA signed it is not
+	// enough, certbound accepts only certificates it has a record of (fail
+	// closed). storagetest.StatusSource checks this of every backend.
 	CertificateRevoked(ctx context.Context, serial string) (bool, error)
 	// ClientDisabled reports whether the client is disabled. For a client
 	// that does not exist (for example, deleted) return an error wrapping

@@ -361,3 +361,22 @@ func TestVerifyClientOnResumedSessions(t *testing.T) {
 		t.Fatalf("after revocation: resumed %v, %v; want ErrRevoked", v.resumed, v.err)
 	}
 }
+
+// TestVerifyClientUnknownSerial: a leaf this CA signed but has no record of
+// (issued around the status source, as before a power loss rolled the
+// database back) is refused as revoked: the rule of ca.StatusSource, which
+// catest.Status keeps like the storage does.
+func TestVerifyClientUnknownSerial(t *testing.T) {
+	c := catest.New(t)
+	leaf, err := c.Authority.IssueLeaf(ca.LeafRequest{ClientID: "svc-a", PublicKey: newP256(t).Public(), Lifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Authority.VerifyClient(t.Context(), []*x509.Certificate{leaf}); !errors.Is(err, ca.ErrRevoked) {
+		t.Fatalf("reject/unrecorded serial: %v, want ErrRevoked", err)
+	}
+	c.Status.Record(certs.SerialString(leaf.SerialNumber))
+	if _, err := c.Authority.VerifyClient(t.Context(), []*x509.Certificate{leaf}); err != nil {
+		t.Fatalf("accept/recorded serial: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package enroll
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -30,13 +31,20 @@ const (
 	// CloneDisableIfUsed refuses, and disables the client when the
 	// successor has been used: the lineage then has two holders, and
 	// disabling stops both until an administrator re-enables the client.
-	// A lost renewal response never disables. This is the default.
+	// When the successor has not been used yet, its lineage is marked
+	// suspect and the client is disabled at its first later use (a token,
+	// a renewal, the introspection of a token bound to it), so an attacker
+	// who renewed first cannot wait out the refusal. A lost renewal
+	// response never disables: its successor is never used. This is the
+	// default.
 	CloneDisableIfUsed CloneAction = "disable-if-used"
 	// CloneRefuse only refuses (and the edge logs it). The successor, and
-	// the presented certificate until it expires, keep working.
+	// the presented certificate until it expires, keep working; no lineage
+	// is marked.
 	CloneRefuse CloneAction = "refuse"
 	// CloneDisable always disables the client: fail closed, at the price of
-	// locking out a client whose renewal response was lost.
+	// locking out a client whose renewal response was lost. (Nothing is
+	// left to mark: the disable stops every lineage of the client.)
 	CloneDisable CloneAction = "disable"
 )
 
@@ -63,9 +71,12 @@ type CloneError struct {
 	// was issued, so someone other than the presenter holds the lineage.
 	SuccessorUsed bool
 	// Action is the configured action; Disabled whether the client was
-	// disabled because of this refusal.
-	Action   CloneAction
-	Disabled bool
+	// disabled because of this refusal; LineageSuspect whether the
+	// successor's lineage was marked suspect instead, for its first later
+	// use to decide (CloneDisableIfUsed with an unused successor).
+	Action         CloneAction
+	Disabled       bool
+	LineageSuspect bool
 }
 
 func (e *CloneError) Error() string {
@@ -81,11 +92,30 @@ func (e *CloneError) LogAttrs() []slog.Attr {
 		slog.String("client_id", e.ClientID), slog.String("serial", e.Serial),
 		slog.String("superseded_by", e.SupersededBy), slog.Bool("successor_used", e.SuccessorUsed),
 		slog.String("on_clone", string(e.Action)), slog.Bool("client_disabled", e.Disabled),
+		slog.Bool("lineage_suspect", e.LineageSuspect),
 	}
 }
 
+// Reasons of the client.disabled audit rows clone detection writes.
+const (
+	// ReasonPossibleClone: a certificate already renewed was presented for
+	// renewal again (and the action disabled the client).
+	ReasonPossibleClone = "possible_clone"
+	// ReasonSuspectLineageUsed: a certificate of a lineage marked suspect
+	// at such a refusal was used afterwards.
+	ReasonSuspectLineageUsed = "suspect_lineage_used"
+)
+
 // onClone builds the CloneError for peer's certificate and applies the
 // configured action.
+//
+// Under CloneDisableIfUsed a successor nobody has used yet does not decide
+// anything: the presenter may have lost the renewal response, or an attacker
+// may have renewed first and be waiting for this very refusal before using
+// the successor. So the successor's lineage is marked suspect (persisted),
+// and its first later use applies the action (checkLineage). The mark is
+// made before the successor's use is read again, so a use racing with this
+// refusal is seen by one of the two.
 func (s *Service) onClone(ctx context.Context, peer ca.Peer, successor string) error {
 	ce := &CloneError{ClientID: peer.ClientID(), Serial: peer.Serial(), SupersededBy: successor, Action: s.onCloneAction}
 	if ce.SupersededBy == "" {
@@ -95,19 +125,119 @@ func (s *Service) onClone(ctx context.Context, peer ca.Peer, successor string) e
 		}
 	}
 	if ce.SupersededBy != "" {
-		used, err := s.store.CertificateFirstUsed(ctx, ce.SupersededBy)
+		used, err := s.successorUsed(ctx, ce.SupersededBy)
 		if err != nil {
-			return fmt.Errorf("enroll: first use of %s: %w", ce.SupersededBy, err)
+			return err
 		}
-		ce.SuccessorUsed = !used.IsZero()
+		if !used && s.onCloneAction == CloneDisableIfUsed {
+			if _, err := s.store.MarkLineageSuspect(ctx, ce.SupersededBy, ce.Serial); err != nil {
+				return fmt.Errorf("enroll: mark the lineage of %s suspect: %w", ce.SupersededBy, err)
+			}
+			ce.LineageSuspect = true
+			if used, err = s.successorUsed(ctx, ce.SupersededBy); err != nil {
+				return err
+			}
+		}
+		ce.SuccessorUsed = used
 	}
 	if s.onCloneAction == CloneDisable || s.onCloneAction == CloneDisableIfUsed && ce.SuccessorUsed {
-		if err := s.store.DisableClient(ctx, ce.ClientID, s.now()); err != nil {
+		if err := s.store.DisableClientAudited(ctx, ce.ClientID, ce.Serial, ReasonPossibleClone, s.now()); err != nil {
 			return fmt.Errorf("enroll: disable client %s after a possible clone: %w", ce.ClientID, err)
 		}
-		ce.Disabled = true
+		ce.Disabled, ce.LineageSuspect = true, false // disabling clears the marks
 	}
 	return ce
+}
+
+func (s *Service) successorUsed(ctx context.Context, serial string) (bool, error) {
+	used, err := s.store.CertificateFirstUsed(ctx, serial)
+	if err != nil {
+		return false, fmt.Errorf("enroll: first use of %s: %w", serial, err)
+	}
+	return !used.IsZero(), nil
+}
+
+// SuspectUseError is the use of a certificate whose lineage was marked
+// suspect when its ancestor SuspectOf was presented for renewal again: the
+// client has been disabled (Disabled) by the configured action (or, under
+// CloneRefuse, a mark left from an earlier configuration stopped a renewal
+// and Disabled is false). It wraps
+// ca.ErrClientDisabled, so that every path refuses it as it refuses any
+// certificate of a disabled client. Its fields are identifiers, never
+// secrets, so it may be logged whole.
+type SuspectUseError struct {
+	ClientID  string
+	Serial    string // the certificate used
+	SuspectOf string // the certificate presented again; "" if unknown
+	Disabled  bool
+}
+
+func (e *SuspectUseError) Error() string {
+	return fmt.Sprintf("possible clone: certificate %s of client %s descends from %s, which was presented again after its renewal; the client is disabled",
+		e.Serial, e.ClientID, e.SuspectOf)
+}
+
+func (e *SuspectUseError) Unwrap() error { return ca.ErrClientDisabled }
+
+// LogAttrs are the fields the edge logs for it.
+func (e *SuspectUseError) LogAttrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("client_id", e.ClientID), slog.String("serial", e.Serial),
+		slog.String("suspect_of", e.SuspectOf), slog.Bool("client_disabled", e.Disabled),
+	}
+}
+
+// checkLineage applies the clone action when peer's certificate belongs to a
+// lineage marked suspect: a use of it proves a second holder (the presenter
+// of the refused ancestor never got it), so the client is disabled. Under
+// CloneRefuse marks are never made, and old ones are ignored.
+func (s *Service) checkLineage(ctx context.Context, peer ca.Peer) error {
+	if s.onCloneAction == CloneRefuse {
+		return nil
+	}
+	suspect, err := s.store.CertificateSuspect(ctx, peer.Serial())
+	if err != nil {
+		return fmt.Errorf("enroll: lineage status of %s: %w", peer.Serial(), err)
+	}
+	if !suspect {
+		return nil
+	}
+	return s.suspectUsed(ctx, peer.ClientID(), peer.Serial(), "")
+}
+
+// suspectUsed disables the client after a use of the marked certificate serial.
+func (s *Service) suspectUsed(ctx context.Context, clientID, serial, suspectOf string) error {
+	if suspectOf == "" {
+		if c, err := s.store.GetCertificate(ctx, serial); err == nil {
+			suspectOf = c.RenewedFrom // at least the first link of the lineage
+		}
+	}
+	if err := s.store.DisableClientAudited(ctx, clientID, serial, ReasonSuspectLineageUsed, s.now()); err != nil {
+		return fmt.Errorf("enroll: disable client %s after a use of a suspect lineage: %w", clientID, err)
+	}
+	return &SuspectUseError{ClientID: clientID, Serial: serial, SuspectOf: suspectOf, Disabled: true}
+}
+
+// BoundCertificateUsable is asked when a token bound to the certificate with
+// this fingerprint (hex SHA-256 of its DER, certs.Fingerprint) is
+// introspected. A token of a suspect lineage is a use of it: the clone
+// action applies, the client is disabled and the answer is false. Any other
+// certificate, certbound's or not, is usable as far as lineage goes.
+func (s *Service) BoundCertificateUsable(ctx context.Context, fingerprint string) (bool, error) {
+	if s.onCloneAction == CloneRefuse {
+		return true, nil
+	}
+	c, ok, err := s.store.SuspectByFingerprint(ctx, fingerprint)
+	if err != nil {
+		return false, fmt.Errorf("enroll: lineage status: %w", err)
+	}
+	if !ok {
+		return true, nil
+	}
+	if err := s.suspectUsed(ctx, c.ClientID, c.Serial, c.SuspectOf); !errors.Is(err, ca.ErrClientDisabled) {
+		return false, err
+	}
+	return false, nil
 }
 
 // PeerVerifier turns a TLS peer's unverified chain into a verified identity;
@@ -122,7 +252,8 @@ const maxRemembered = 1 << 16
 
 // RecordingVerifier wraps v so that every certificate that verifies has its
 // first use recorded, once per certificate (and process): the evidence
-// CloneDisableIfUsed relies on. Give it to everything that authenticates
+// CloneDisableIfUsed relies on. It also refuses, and applies the clone
+// action to, a certificate whose lineage is marked suspect (checkLineage). Give it to everything that authenticates
 // clients by certificate (the token endpoint); renewal verifies with
 // VerifyRenewal instead and Renew records the use in its own transaction,
 // which saves a write. A failure to record is not the caller's: the request
@@ -143,6 +274,9 @@ func (r *recordingVerifier) VerifyClient(ctx context.Context, chain []*x509.Cert
 	peer, err := r.next.VerifyClient(ctx, chain)
 	if err != nil {
 		return peer, err
+	}
+	if err := r.svc.checkLineage(ctx, peer); err != nil {
+		return ca.Peer{}, err
 	}
 	serial := peer.Serial()
 	r.mu.Lock()

@@ -308,3 +308,211 @@ func TestRenewalRecordsTheUse(t *testing.T) {
 		t.Fatalf("second renewal of a: %v (%+v), want a CloneError with the successor used and the client disabled", err, ce)
 	}
 }
+
+// auditRows returns the client.disabled rows of the trail.
+func (f *fixture) disabledRows(t *testing.T) []storage.AuditEvent {
+	t.Helper()
+	rows, err := f.db.ListAuditEvents(context.Background(), storage.AuditFilter{Type: "client.disabled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestDelayedUseOfTheSuccessor is the attack clone detection must not miss:
+// an attacker holding a copy of the client's key renews first and does not
+// use the new certificate; the real client's renewal is refused as a clone
+// (the successor unused: it may have been a lost response); then the
+// attacker starts using the successor. Under disable-if-used that first use
+// disables the client, whichever way it comes: a token request (the
+// recording verifier), a renewal, or the introspection of a token bound to
+// it.
+func TestDelayedUseOfTheSuccessor(t *testing.T) {
+	ctx := context.Background()
+	uses := map[string]func(f *fixture, successor *enroll.Issued) error{
+		"token": func(f *fixture, successor *enroll.Issued) error {
+			_, err := f.peers.VerifyClient(ctx, []*x509.Certificate{successor.Leaf, f.authority.Intermediate()})
+			return err
+		},
+		"renewal": func(f *fixture, successor *enroll.Issued) error {
+			_, err := f.svc.VerifyRenewal(ctx, []*x509.Certificate{successor.Leaf, f.authority.Intermediate()})
+			return err
+		},
+		"introspection": func(f *fixture, successor *enroll.Issued) error {
+			ok, err := f.svc.BoundCertificateUsable(ctx, successor.Record.Fingerprint)
+			if err == nil && ok {
+				return errors.New("the bound certificate counts as usable")
+			}
+			return err
+		},
+	}
+	for name, use := range uses {
+		t.Run("reject/"+name, func(t *testing.T) {
+			f := newFixture(t, enroll.CloneDisableIfUsed)
+			stolen := f.enroll(t)
+			// The attacker renews first, through the real renewal path.
+			p, err := f.svc.VerifyRenewal(ctx, []*x509.Certificate{stolen.Leaf, f.authority.Intermediate()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			successor, err := f.svc.Renew(ctx, p, csrFor(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The real client's renewal is refused; nothing proves a clone yet.
+			var ce *enroll.CloneError
+			if _, err := f.renew(t, stolen); !errors.As(err, &ce) || ce.Disabled || ce.SuccessorUsed || !ce.LineageSuspect {
+				t.Fatalf("real client's renewal: %v (%+v), want a CloneError that marks the lineage and disables nothing", err, ce)
+			}
+			if f.disabled(t) {
+				t.Fatal("disabled before the successor was used")
+			}
+			// The attacker now uses the successor.
+			var se *enroll.SuspectUseError
+			if err := use(f, successor); name != "introspection" && (!errors.As(err, &se) || !errors.Is(err, ca.ErrClientDisabled) || se.Serial != successor.Record.Serial) {
+				t.Fatalf("use of the successor: %v, want a SuspectUseError wrapping ca.ErrClientDisabled", err)
+			} else if err != nil && name == "introspection" {
+				t.Fatal(err)
+			}
+			if !f.disabled(t) {
+				t.Fatal("the delayed use of the successor left the client enabled")
+			}
+			rows := f.disabledRows(t)
+			if len(rows) != 1 || rows[0].ClientID != "svc" || rows[0].Reason != enroll.ReasonSuspectLineageUsed || rows[0].Serial != successor.Record.Serial {
+				t.Fatalf("audit rows %+v, want one client.disabled row for svc, reason %s, serial %s", rows, enroll.ReasonSuspectLineageUsed, successor.Record.Serial)
+			}
+			if _, err := f.peer(t, successor); !errors.Is(err, ca.ErrClientDisabled) {
+				t.Fatalf("the successor still authenticates: %v", err)
+			}
+		})
+	}
+}
+
+// TestSuspectLineageAfterReenable: the mark decides once. When an admin
+// re-enables the client after the disable, the lineage's marks are gone and
+// the certificates work again (the admin revokes what should not).
+func TestSuspectLineageAfterReenable(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, enroll.CloneDisableIfUsed)
+	first := f.enroll(t)
+	second, err := f.renew(t, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.renew(t, first); !errors.Is(err, enroll.ErrAlreadyRenewed) {
+		t.Fatal(err)
+	}
+	if _, err := f.peer(t, second); !errors.Is(err, ca.ErrClientDisabled) {
+		t.Fatalf("use of the suspect successor: %v", err)
+	}
+	if _, err := f.db.ModifyClient(ctx, "svc", func(c *storage.Client) error { c.Disabled = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.peer(t, second); err != nil {
+		t.Fatalf("after re-enabling: %v", err)
+	}
+	if n := len(f.disabledRows(t)); n != 1 {
+		t.Fatalf("%d client.disabled rows, want 1", n)
+	}
+}
+
+// TestSuspectLineageCoversDescendants: a mark reaches every certificate
+// renewed from the successor, and a renewal of a marked certificate that
+// reaches the database is refused there too.
+func TestSuspectLineageCoversDescendants(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, enroll.CloneDisableIfUsed)
+	a := f.enroll(t)
+	b, err := f.renew(t, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.renew(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.db.MarkLineageSuspect(ctx, b.Record.Serial, a.Record.Serial); err != nil || n != 2 {
+		t.Fatalf("marked %d records (%v), want b and c", n, err)
+	}
+	for _, is := range []*enroll.Issued{b, c} {
+		if s, err := f.db.CertificateSuspect(ctx, is.Record.Serial); err != nil || !s {
+			t.Fatalf("%s suspect = %v %v", is.Record.Serial, s, err)
+		}
+	}
+	if s, _ := f.db.CertificateSuspect(ctx, a.Record.Serial); s {
+		t.Fatal("the refused certificate itself is marked")
+	}
+	// c renews through a Peer verified before the mark: the database refuses.
+	p, err := f.authority.VerifyClient(ctx, []*x509.Certificate{c.Leaf, f.authority.Intermediate()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *enroll.SuspectUseError
+	if _, err := f.svc.Renew(ctx, p, csrFor(t)); !errors.As(err, &se) || !se.Disabled {
+		t.Fatalf("renewal of a marked certificate: %v", err)
+	}
+	if !f.disabled(t) {
+		t.Fatal("not disabled")
+	}
+	if s, _ := f.db.CertificateSuspect(ctx, c.Record.Serial); s {
+		t.Fatal("the marks outlived the disable")
+	}
+}
+
+// TestCloneDisableLeavesAnAuditRow (issue 18): the renewal path's disable
+// leaves a client.disabled row with the reason and no admin.
+func TestCloneDisableLeavesAnAuditRow(t *testing.T) {
+	f := newFixture(t, enroll.CloneDisable)
+	first := f.enroll(t)
+	if _, err := f.renew(t, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.renew(t, first); !errors.Is(err, enroll.ErrAlreadyRenewed) {
+		t.Fatal(err)
+	}
+	rows := f.disabledRows(t)
+	if len(rows) != 1 || rows[0].ClientID != "svc" || rows[0].Reason != enroll.ReasonPossibleClone || rows[0].Serial != first.Record.Serial || rows[0].Remote != "" {
+		t.Fatalf("audit rows %+v, want one client.disabled row for svc, reason possible_clone, serial %s", rows, first.Record.Serial)
+	}
+	// Disabling a disabled client is no change: no second row.
+	if err := f.db.DisableClientAudited(context.Background(), "svc", first.Record.Serial, enroll.ReasonPossibleClone, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.disabledRows(t)); n != 1 {
+		t.Fatalf("%d client.disabled rows after a second refusal, want 1", n)
+	}
+}
+
+// TestSupersededCertificateStillGetsTokens is the decision SECURITY.md
+// explains: a certificate that was renewed keeps authenticating (tokens,
+// not renewal) until it expires, so that requests in flight during a
+// renewal and pooled connections do not fail; only a suspect lineage or a
+// disable stops it earlier.
+func TestSupersededCertificateStillGetsTokens(t *testing.T) {
+	f := newFixture(t, enroll.CloneDisableIfUsed)
+	first := f.enroll(t)
+	if _, err := f.renew(t, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.peer(t, first); err != nil {
+		t.Fatalf("accept/superseded: %v", err)
+	}
+}
+
+// TestRefuseMarksNothing: under refuse a clone refusal marks no lineage and
+// the successor keeps working.
+func TestRefuseMarksNothing(t *testing.T) {
+	f := newFixture(t, enroll.CloneRefuse)
+	first := f.enroll(t)
+	second, err := f.renew(t, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *enroll.CloneError
+	if _, err := f.renew(t, first); !errors.As(err, &ce) || ce.LineageSuspect {
+		t.Fatalf("%v %+v", err, ce)
+	}
+	if _, err := f.peer(t, second); err != nil || f.disabled(t) {
+		t.Fatalf("successor under refuse: %v, disabled %v", err, f.disabled(t))
+	}
+}

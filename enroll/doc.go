@@ -15,7 +15,10 @@
 //     refused as a possible clone (*CloneError). What else happens is the
 //     CloneAction: by default the client is disabled when the successor has
 //     been used — proof that two parties hold the lineage — and a lost
-//     renewal response (a successor nobody ever used) is only refused.
+//     renewal response (a successor nobody ever used) is only refused; that
+//     successor's lineage is marked suspect, and its first later use (a
+//     token, a renewal, the introspection of a token bound to it) disables
+//     the client, so an attacker who renewed first cannot wait it out.
 //     RecordingVerifier records each certificate's first use for this (a
 //     renewal records it in its own transaction).
 //

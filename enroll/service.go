@@ -42,7 +42,11 @@ type Store interface {
 	GetCertificate(ctx context.Context, serial string) (storage.Certificate, error)
 	MarkCertificateUsed(ctx context.Context, serial string, now time.Time) error
 	CertificateFirstUsed(ctx context.Context, serial string) (time.Time, error)
-	DisableClient(ctx context.Context, id string, now time.Time) error
+	MarkLineageSuspect(ctx context.Context, successor, refused string) (int64, error)
+	CertificateSuspect(ctx context.Context, serial string) (bool, error)
+	SuspectByFingerprint(ctx context.Context, fingerprint string) (storage.SuspectCertificate, bool, error)
+	// DisableClientAudited disables the client and writes its audit row.
+	DisableClientAudited(ctx context.Context, id, serial, reason string, now time.Time) error
 }
 
 // Issuer signs leaf certificates and verifies the ones clients present.
@@ -237,8 +241,18 @@ func (s *Service) Enroll(ctx context.Context, token secret.Secret, csrPEM []byte
 // recording the certificate's use: Renew records it, in the renewal's
 // transaction when the renewal succeeds. A caller that gets a Peer here and
 // then refuses the request without calling Renew calls RecordUse.
+//
+// A certificate whose lineage is marked suspect is refused here, after the
+// clone action was applied (*SuspectUseError).
 func (s *Service) VerifyRenewal(ctx context.Context, chain []*x509.Certificate) (ca.Peer, error) {
-	return s.ca.VerifyClient(ctx, chain)
+	peer, err := s.ca.VerifyClient(ctx, chain)
+	if err != nil {
+		return peer, err
+	}
+	if err := s.checkLineage(ctx, peer); err != nil {
+		return ca.Peer{}, err
+	}
+	return peer, nil
 }
 
 // RecordUse records that peer's certificate authenticated a request, unless
@@ -303,6 +317,14 @@ func (s *Service) renew(ctx context.Context, peer ca.Peer, csrPEM []byte) (*Issu
 	case errors.Is(err, ErrAlreadyRenewed), errors.Is(err, storage.ErrConflict):
 		// ErrConflict: lost a race with a concurrent renewal of the same certificate.
 		return nil, s.onClone(ctx, peer, successor)
+	case errors.Is(err, storage.ErrSuspectLineage):
+		// Marked after VerifyRenewal looked: the same verdict. (Under
+		// CloneRefuse only a mark left from an earlier --on-clone gets
+		// here: the renewal is refused, the client left as it is.)
+		if s.onCloneAction == CloneRefuse {
+			return nil, &SuspectUseError{ClientID: peer.ClientID(), Serial: peer.Serial()}
+		}
+		return nil, s.suspectUsed(ctx, peer.ClientID(), peer.Serial(), "")
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, ErrRevoked // no record of it: never accept
 	case err != nil:

@@ -53,7 +53,7 @@ func BenchmarkRedeemEnrollTokenConcurrent(b *testing.B) {
 
 // tokensFor registers the client "svc" in db and n enrollment tokens for it,
 // hash(fmt.Sprint(i)) for i in [0, n).
-func tokensFor(b *testing.B, db *storage.DB, n int) *storage.DB {
+func tokensFor(b testing.TB, db *storage.DB, n int) *storage.DB {
 	ctx := context.Background()
 	c := storage.Client{ID: "svc", AuthMethod: "tls_client_auth", CreatedAt: t0, UpdatedAt: t0}
 	if err := db.CreateClient(ctx, c); err != nil {

@@ -76,7 +76,9 @@ type RenewFunc func(old Certificate, client Client) (Certificate, error)
 // two renewals of the same certificate can never both land (ErrConflict).
 // The same UPDATE records now as the old certificate's first use unless one
 // is recorded (see MarkCertificateUsed): presenting it for the renewal is a
-// use. An unknown serial or client → ErrNotFound. Like RedeemEnrollToken it
+// use. An unknown serial or client → ErrNotFound; a certificate whose
+// lineage is marked suspect (MarkLineageSuspect) → ErrSuspectLineage, before
+// issue runs. Like RedeemEnrollToken it
 // runs in a write batch.
 func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, now time.Time, issue RenewFunc) (Certificate, error) {
 	var cert Certificate
@@ -85,8 +87,12 @@ func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, now time.T
 		// The old record and its client, in one statement.
 		var oldRow certificateRow
 		var clientRow clientRow
-		if err := scanRow(db.txQueryRow(ctx, tx, sqlRenewSource, oldSerial), append(oldRow.dest(), clientRow.dest()...)...); err != nil {
+		var suspect bool
+		if err := scanRow(db.txQueryRow(ctx, tx, sqlRenewSource, oldSerial), append(oldRow.dest(), append(clientRow.dest(), &suspect)...)...); err != nil {
 			return err
+		}
+		if suspect {
+			return ErrSuspectLineage
 		}
 		old := oldRow.certificate()
 		var err error
@@ -116,23 +122,34 @@ func (db *DB) GetCertificate(ctx context.Context, serial string) (Certificate, e
 }
 
 // CertificateRevoked reports whether serial is revoked. An unknown serial is
-// reported as revoked: certbound never accepts a certificate it has no record of.
+// reported as revoked: certbound never accepts a certificate it has no record
+// of (the rule of ca.StatusSource, checked by storagetest.StatusSource).
 // Answers for known serials come from the status cache when current.
 func (db *DB) CertificateRevoked(ctx context.Context, serial string) (bool, error) {
-	if revoked, ok := db.cache.revocation(serial); ok {
-		return revoked, nil
+	st, err := db.certificateStatus(ctx, serial)
+	return st.revoked, err
+}
+
+// certificateStatus reads what the status cache keeps of a certificate: an
+// unknown serial is revoked (and not cached), a known one is read once per
+// cache generation.
+func (db *DB) certificateStatus(ctx context.Context, serial string) (cachedSerial, error) {
+	if st, ok := db.cache.revocation(serial); ok {
+		return st, nil
 	}
 	gen := db.cache.generation()
 	var revoked sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT revoked_at FROM certificates WHERE serial = ?`, serial).Scan(&revoked)
+	var suspect bool
+	err := db.read.QueryRowContext(ctx, `SELECT revoked_at, clone_suspect_of IS NOT NULL FROM certificates WHERE serial = ?`, serial).Scan(&revoked, &suspect)
 	if errors.Is(err, sql.ErrNoRows) {
-		return true, nil
+		return cachedSerial{revoked: true}, nil
 	}
 	if err != nil {
-		return false, err
+		return cachedSerial{}, err
 	}
-	db.cache.putRevocation(serial, revoked.Valid, gen)
-	return revoked.Valid, nil
+	st := cachedSerial{revoked: revoked.Valid, suspect: suspect, gen: gen}
+	db.cache.putRevocation(serial, st)
+	return st, nil
 }
 
 // RevokeCertificate marks serial revoked at now. Revoking a revoked

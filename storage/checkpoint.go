@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -46,6 +47,16 @@ const (
 
 	// walBackstopPages is the writer's own wal_autocheckpoint.
 	walBackstopPages = 4 * walRestartPages
+
+	// checkpointBusyTimeout bounds how long a RESTART checkpoint waits for
+	// the writer lock and then for readers, and so how long it can hold
+	// writers back. A RESTART waits, holding the writer lock, until every
+	// reader has moved past the WAL; a long read — a backup's VACUUM INTO
+	// of a large database — made it stall every enrollment for the whole
+	// backup, and past the writers' busy timeout they failed
+	// (TestBackupUnderEnrollmentLoad; docs/performance.md). Given up, the
+	// RESTART is simply tried again at a later run; PASSIVE never waits.
+	checkpointBusyTimeout = 100 * time.Millisecond
 )
 
 // checkpointer owns the background checkpoint goroutine and its connection.
@@ -58,7 +69,9 @@ type checkpointer struct {
 }
 
 func (db *DB) startCheckpointer() error {
-	conn, err := sql.Open("sqlite", dsn(db.path, false))
+	conn, err := sql.Open("sqlite", strings.Replace(dsn(db.path, false),
+		fmt.Sprintf("busy_timeout%%28%d%%29", busyTimeout.Milliseconds()),
+		fmt.Sprintf("busy_timeout%%28%d%%29", checkpointBusyTimeout.Milliseconds()), 1))
 	if err != nil {
 		return fmt.Errorf("storage: checkpointer: %w", err)
 	}

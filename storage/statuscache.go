@@ -14,11 +14,12 @@ const (
 
 // statusCache holds the answers of the reads every authenticated request
 // makes — the client record (GetClient, ClientDisabled) and whether a
-// certificate is revoked (CertificateRevoked) — so that they cost a map
-// lookup instead of a query.
+// certificate is revoked or its lineage suspect (CertificateRevoked,
+// CertificateSuspect) — so that they cost a map lookup instead of a query.
 //
 // Coherence: every method of DB that can change a client record, revoke a
-// certificate or delete certificate records calls invalidate after its write
+// certificate, mark or clear a suspect lineage or delete certificate records
+// calls invalidate after its write
 // returned (committed or not). An entry is used only while the generation
 // it was read under is still current, and a reader takes the generation
 // before it queries, so an entry read before or during a write is never
@@ -49,6 +50,7 @@ type cachedClient struct {
 
 type cachedSerial struct {
 	revoked bool
+	suspect bool // its clone lineage is marked suspect (lineage.go)
 	gen     uint64
 }
 
@@ -86,20 +88,21 @@ func (sc *statusCache) putClient(c Client, gen uint64) {
 	sc.clients[c.ID] = cachedClient{c: c, gen: gen}
 }
 
-func (sc *statusCache) revocation(serial string) (revoked, ok bool) {
+func (sc *statusCache) revocation(serial string) (cachedSerial, bool) {
 	if sc.off {
-		return false, false
+		return cachedSerial{}, false
 	}
 	sc.mu.RLock()
 	e, ok := sc.revoked[serial]
 	sc.mu.RUnlock()
 	if !ok || e.gen != sc.gen.Load() {
-		return false, false
+		return cachedSerial{}, false
 	}
-	return e.revoked, true
+	return e, true
 }
 
-func (sc *statusCache) putRevocation(serial string, revoked bool, gen uint64) {
+// putRevocation caches st, read under the generation st.gen.
+func (sc *statusCache) putRevocation(serial string, st cachedSerial) {
 	if sc.off {
 		return
 	}
@@ -109,13 +112,14 @@ func (sc *statusCache) putRevocation(serial string, revoked bool, gen uint64) {
 		sc.revoked = make(map[string]cachedSerial)
 	}
 	evictOne(sc.revoked, serial, maxCachedSerials)
-	sc.revoked[serial] = cachedSerial{revoked: revoked, gen: gen}
+	sc.revoked[serial] = st
 }
 
 // putNewCertificate caches serial, recorded by a write transaction that
-// began under gen, as not revoked (see above).
+// began under gen, as not revoked and not suspect (see above; a mark, like a
+// revocation, comes later and bumps the generation).
 func (sc *statusCache) putNewCertificate(serial string, gen uint64) {
-	sc.putRevocation(serial, false, gen)
+	sc.putRevocation(serial, cachedSerial{gen: gen})
 }
 
 // evictOne makes room for key in m, bounded by limit, by deleting a random

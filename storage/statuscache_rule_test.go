@@ -12,10 +12,10 @@ import (
 )
 
 // statusWrites matches SQL that can change what the status cache holds: a
-// client record, a certificate's revocation, or the existence of a
-// certificate record.
+// client record, a certificate's revocation or suspect mark, or the
+// existence of a certificate record.
 // (admin_keys.revoked_at is not one: admin keys are not in the status cache.)
-var statusWrites = regexp.MustCompile(`(?i)(UPDATE\s+clients|DELETE\s+FROM\s+clients|INSERT\s+INTO\s+clients|UPDATE\s+certificates\s[^\x60]*revoked_at\s*=|DELETE\s+FROM\s+certificates)`)
+var statusWrites = regexp.MustCompile(`(?i)(UPDATE\s+clients|DELETE\s+FROM\s+clients|INSERT\s+INTO\s+clients|UPDATE\s+certificates\s[^\x60]*revoked_at\s*=|clone_suspect_of\s*=|DELETE\s+FROM\s+certificates)`)
 
 // TestStatusWritesInvalidateTheCache keeps statuscache.go's promise without
 // anyone having to remember it: every function of the package whose SQL can

@@ -29,8 +29,8 @@ var (
 	sqlRedeemSource = `SELECT t.client_id, t.dns_names, t.created_at, t.expires_at, ` + qualify("c", clientColumns) + `
 			FROM enroll_tokens t JOIN clients c ON c.id = t.client_id
 			WHERE t.hash = ? AND t.used_at IS NULL AND t.expires_at > ?`
-	sqlRenewSource = `SELECT ` + qualify("c", certificateColumns) + `, ` + qualify("cl", clientColumns) + `
-			FROM certificates c JOIN clients cl ON cl.id = c.client_id WHERE c.serial = ?`
+	sqlRenewSource = `SELECT ` + qualify("c", certificateColumns) + `, ` + qualify("cl", clientColumns) + `,
+			c.clone_suspect_of IS NOT NULL FROM certificates c JOIN clients cl ON cl.id = c.client_id WHERE c.serial = ?`
 )
 
 var preparedWrites = []string{sqlRedeemSource, sqlRedeemToken, sqlInsertEnrollTok, sqlRenewSource,

@@ -346,3 +346,9 @@ func TestSigningKeysSameSecond(t *testing.T) {
 		t.Fatalf("keys = %+v, %v; want c (current), a, b", keys, err)
 	}
 }
+
+// TestStatusSourceRules: SQLite keeps the rules every backend must keep
+// (storagetest.StatusSource), as ca.VerifyClient relies on them.
+func TestStatusSourceRules(t *testing.T) {
+	storagetest.StatusSource(t, storagetest.Open(t))
+}

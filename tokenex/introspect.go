@@ -42,7 +42,9 @@ type Introspection struct {
 // key's own algorithm, its iss is not this issuer, it has expired or is not
 // yet valid, its client has since been disabled or deleted, or it is bound
 // (cnf) to a certificate certbound issued and has since revoked (RFC 7662
-// §4: "all applicable checks against a token's state").
+// §4: "all applicable checks against a token's state"), or whose clone
+// lineage is suspect (Config.Lineage; asking is a use of the certificate,
+// which disables the client).
 //
 // Authenticate the caller first (AuthenticateClient or the admin key at the
 // edge). The error is non-nil only for a server fault (the store failing);
@@ -70,6 +72,9 @@ func (s *Service) Introspect(ctx context.Context, token secret.Secret) (Introspe
 		}
 		if revoked {
 			return inactive, nil
+		}
+		if usable, err := s.boundCertificateUsable(ctx, claims.Cnf.X5tS256); err != nil || !usable {
+			return inactive, err
 		}
 	}
 	return Introspection{
@@ -175,4 +180,21 @@ func (s *Service) boundCertificateRevoked(ctx context.Context, x5t string) (bool
 		return false, fmt.Errorf("tokenex: introspect: certificate status: %w", err)
 	}
 	return revoked, nil
+}
+
+// boundCertificateUsable asks the lineage checker, if any, about the
+// certificate with this x5t#S256 (already known to be well-formed).
+func (s *Service) boundCertificateUsable(ctx context.Context, x5t string) (bool, error) {
+	if s.lineage == nil {
+		return true, nil
+	}
+	sum, err := base64.RawURLEncoding.DecodeString(x5t)
+	if err != nil {
+		return false, nil
+	}
+	ok, err := s.lineage.BoundCertificateUsable(ctx, hex.EncodeToString(sum))
+	if err != nil {
+		return false, fmt.Errorf("tokenex: introspect: certificate lineage: %w", err)
+	}
+	return ok, nil
 }

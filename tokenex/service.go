@@ -59,6 +59,13 @@ type PeerVerifier interface {
 	VerifyClient(ctx context.Context, chain []*x509.Certificate) (ca.Peer, error)
 }
 
+// LineageChecker is asked, at introspection, about the certificate a bound
+// token names; *enroll.Service implements it (clone lineage). Usable false
+// makes the token inactive; an error is a server fault.
+type LineageChecker interface {
+	BoundCertificateUsable(ctx context.Context, fingerprint string) (bool, error)
+}
+
 // Config configures New. Issuer and Store are required.
 type Config struct {
 	// Issuer is the authorization server's issuer identifier (RFC 8414 §2):
@@ -98,6 +105,10 @@ type Config struct {
 	// passes the CA passphrase). Zero: stored as plain PKCS #8 in the
 	// database, which is 0600 like the rest of the data dir.
 	KeyPassword []byte
+	// Lineage, when set, is asked at introspection whether the certificate
+	// a bound token names may still be used (clone lineage, enroll). Nil:
+	// only revocation counts.
+	Lineage LineageChecker
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -114,6 +125,7 @@ type Service struct {
 	alg         string                      // ES256 or RS256
 	now         func() time.Time            // never nil
 	admit       func(clientID string) error // may be nil
+	lineage     LineageChecker              // may be nil
 	keyPassword []byte                      // encrypts signing keys at rest; may be empty
 
 	keys      atomic.Pointer[keySet] // never nil after New; replaced whole, never mutated
@@ -142,6 +154,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		alg:         cmp.Or(cfg.SigningAlg, ES256),
 		now:         cfg.Now,
 		admit:       cfg.Admit,
+		lineage:     cfg.Lineage,
 		keyPassword: cfg.KeyPassword,
 		dummyHash:   make([]byte, 32),
 	}

@@ -12,6 +12,7 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"github.com/certbound/certbound/ca"
+	"github.com/certbound/certbound/certs"
 )
 
 // TrustDomain is the trust domain of every CA this package makes.
@@ -139,8 +140,10 @@ func (c *CA) Leaf(t testing.TB, clientID string, opts ...LeafOption) (tls.Certif
 	return c.pair(leaf, key), leaf
 }
 
-// pair bundles a certificate issued by the intermediate with its key.
+// pair bundles a certificate issued by the intermediate with its key, and
+// records its serial in c.Status.
 func (c *CA) pair(leaf *x509.Certificate, key crypto.Signer) tls.Certificate {
+	c.Status.Record(certs.SerialString(leaf.SerialNumber))
 	return tls.Certificate{
 		Certificate: [][]byte{leaf.Raw, c.Authority.Intermediate().Raw},
 		PrivateKey:  key,

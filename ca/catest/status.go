@@ -8,10 +8,14 @@ import (
 	"github.com/certbound/certbound/ca"
 )
 
-// Status is an in-memory ca.StatusSource. The zero value knows every client,
-// enabled, and no revoked serial. It is safe for concurrent use.
+// Status is an in-memory ca.StatusSource that keeps the rules of the real
+// one (storagetest.StatusSource): a serial it has no record of is revoked.
+// CA.Leaf and the failure fixtures record what they issue; a test that calls
+// Authority.IssueLeaf itself calls Record. The zero value knows every
+// client, enabled, and no serial. It is safe for concurrent use.
 type Status struct {
 	mu       sync.Mutex
+	known    map[string]bool // serial → recorded; guarded by mu
 	revoked  map[string]bool // serial → revoked; guarded by mu
 	disabled map[string]bool // client id → disabled; guarded by mu
 	unknown  map[string]bool // client id → forgotten; guarded by mu
@@ -19,6 +23,14 @@ type Status struct {
 }
 
 var _ ca.StatusSource = (*Status)(nil)
+
+// Record makes a serial (certs.SerialString form) known, and so not
+// revoked until Revoke.
+func (s *Status) Record(serial string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set(&s.known, serial, true)
+}
 
 // Revoke marks a serial (certs.SerialString form) as revoked.
 func (s *Status) Revoke(serial string) {
@@ -64,7 +76,7 @@ func (s *Status) CertificateRevoked(_ context.Context, serial string) (bool, err
 	if s.err != nil {
 		return false, s.err
 	}
-	return s.revoked[serial], nil
+	return s.revoked[serial] || !s.known[serial], nil
 }
 
 // ClientDisabled implements ca.StatusSource.

@@ -46,11 +46,16 @@ type Writer struct {
 	store    Store
 	log      *slog.Logger
 	interval time.Duration
-	ch       chan storage.AuditEvent
+	ch       chan storage.AuditEvent // closed by Close, under mu
 	done     chan struct{}
-	once     sync.Once
-	closed   atomic.Bool
 	dropped  atomic.Int64
+
+	// mu orders Record's send before Close's close(ch): a send on a closed
+	// channel panics. Record holds it shared and never blocks while holding
+	// it (the send has a default), so Close waits at most for sends in
+	// progress.
+	mu     sync.RWMutex
+	closed bool // guarded by mu
 }
 
 // NewWriter starts the writer's goroutine. interval <= 0 means
@@ -64,13 +69,16 @@ func NewWriter(store Store, log *slog.Logger, interval time.Duration) *Writer {
 	return w
 }
 
-// Record queues e without waiting. After Close it does nothing.
+// Record queues e without waiting. After Close (and during it) it does
+// nothing; it is safe to call at any time from any goroutine.
 func (w *Writer) Record(e storage.AuditEvent) {
-	if w.closed.Load() {
-		return
-	}
 	if e.At.IsZero() {
 		e.At = time.Now()
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return
 	}
 	select {
 	case w.ch <- e:
@@ -84,10 +92,12 @@ func (w *Writer) Dropped() int64 { return w.dropped.Load() }
 
 // Close writes what is queued and stops the writer.
 func (w *Writer) Close() {
-	w.once.Do(func() {
-		w.closed.Store(true)
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
 		close(w.ch)
-	})
+	}
+	w.mu.Unlock()
 	<-w.done
 }
 

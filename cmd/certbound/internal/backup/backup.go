@@ -28,6 +28,7 @@ import (
 
 	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/certs"
+	"github.com/certbound/certbound/cmd/certbound/internal/datalock"
 	"github.com/certbound/certbound/storage"
 )
 
@@ -129,11 +130,22 @@ func writeMember(tw *tar.Writer, name string, data []byte, now time.Time) error 
 
 // Restore checks the backup in archive and installs it as dataDir. dataDir
 // must not exist or be empty: restoring over a live CA is refused.
+//
+// A lock file alone (datalock: left by a server that stopped, or that failed
+// before it created anything) does not make the dir non-empty; a lock that a
+// running process holds refuses the restore, naming its PID.
 func Restore(ctx context.Context, archive, dataDir string) (*Manifest, error) {
-	if entries, err := os.ReadDir(dataDir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("backup: %s is not empty; restore into a new directory and point --data-dir at it", dataDir)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if held, err := datalock.Held(dataDir); held {
+		return nil, fmt.Errorf("restore: %w", err)
+	} else if err != nil {
 		return nil, err
+	}
+	entries, err := os.ReadDir(dataDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if slices.ContainsFunc(entries, func(e fs.DirEntry) bool { return e.Name() != datalock.FileName }) {
+		return nil, fmt.Errorf("restore: %s is not empty; restore into a new directory and point --data-dir at it", dataDir)
 	}
 	files, m, err := read(archive)
 	if err != nil {
@@ -166,7 +178,8 @@ func Restore(ctx context.Context, archive, dataDir string) (*Manifest, error) {
 	if err := check(ctx, stage, m); err != nil {
 		return nil, err
 	}
-	_ = os.Remove(dataDir) // an empty directory may stand in the way
+	_ = os.Remove(filepath.Join(dataDir, datalock.FileName)) // not held: checked above
+	_ = os.Remove(dataDir)                                   // an empty directory may stand in the way
 	if err := os.Rename(stage, dataDir); err != nil {
 		return nil, err
 	}

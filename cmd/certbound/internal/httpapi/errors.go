@@ -202,6 +202,11 @@ func (a *API) handleError(err error, c echo.Context) {
 		attrs := append([]slog.Attr{slog.String("request_id", requestID(c))}, clone.LogAttrs()...)
 		a.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "possible cloned certificate: an already renewed certificate was presented again", attrs...)
 	}
+	var suspect *enroll.SuspectUseError
+	if errors.As(err, &suspect) {
+		attrs := append([]slog.Attr{slog.String("request_id", requestID(c))}, suspect.LogAttrs()...)
+		a.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "possible cloned certificate: a certificate of a suspect lineage was used", attrs...)
+	}
 	if ae.Reason != "" {
 		c.Set(ctxReason, ae.Reason)
 	}

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
 	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
 	"github.com/certbound/certbound/enroll"
+	"github.com/certbound/certbound/storage"
 )
 
 // cloneScene enrolls "svc" and renews once: first is the superseded
@@ -92,20 +94,61 @@ func TestCloneRefuseNeverDisables(t *testing.T) {
 	}
 }
 
-// The default: a lost renewal response (the successor was never used) is
-// only refused; once the successor is in use, presenting its predecessor
+// The default: once the successor is in use, presenting its predecessor
 // again disables the client until an admin re-enables it.
 func TestCloneDisableIfUsed(t *testing.T) {
 	c := newCloneScene(t, "") // the default
-	c.checkRefusedAndLogged(t, c.renewFirst(t), false)
 	if st := c.token(t); st != 200 {
-		t.Fatalf("after a lost-response retry the successor must work: %d", st)
+		t.Fatalf("successor token: %d", st)
 	}
 	c.checkRefusedAndLogged(t, c.renewFirst(t), true)
 	if st := c.token(t); st != 401 {
 		t.Fatalf("the successor of a cloned lineage still gets tokens: %d", st)
 	}
+	c.checkDisabledRow(t, c.serials[0], "possible_clone")
 	reenable(t, c)
+}
+
+// TestCloneDelayedUse is the attack of issue 11 §3: the attacker (who holds
+// a copy of the key) renews first and waits; the real client's renewal is
+// refused as a clone while the successor is still unused, which alone
+// cannot tell an attack from a lost response; then the attacker uses the
+// successor. That first use disables the client (disable-if-used), with a
+// client.disabled audit row, and the client stays disabled for every path.
+func TestCloneDelayedUse(t *testing.T) {
+	c := newCloneScene(t, "") // the attacker renewed: c.second is theirs
+	c.checkRefusedAndLogged(t, c.renewFirst(t), false)
+	if st := c.token(t); st != 401 {
+		t.Fatalf("the attacker's delayed use of the successor got %d, want 401", st)
+	}
+	if !c.disabled(t) {
+		t.Fatal("the client is still enabled after the delayed use of its suspect successor")
+	}
+	r := c.s.Do(t, c.s.HTTPClient(c.second), "POST", "/v1/renew", map[string]string{"csr": servertest.CSR(t, servertest.NewKey(t))})
+	if r.Status != 401 {
+		t.Fatalf("the suspect successor renewed: %d %s", r.Status, r.Body)
+	}
+	if !strings.Contains(c.s.Log(), "suspect lineage") {
+		t.Fatal("the delayed use was not logged")
+	}
+	c.checkDisabledRow(t, c.serials[1], "suspect_lineage_used")
+}
+
+// checkDisabledRow: exactly one client.disabled row, naming serial and
+// reason, and no admin (the system acted).
+func (c *cloneScene) checkDisabledRow(t *testing.T, serial, reason string) {
+	t.Helper()
+	// The row is written with the disable, not off the request path.
+	var page adminapi.AuditEvents
+	r := c.s.Admin(t, "GET", "/v1/audit?type=client.disabled", nil)
+	if r.Status != 200 {
+		t.Fatalf("audit: %d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &page)
+	rows, n := page.Events, len(page.Events)
+	if n != 1 || rows[0].ClientID != "svc" || rows[0].Serial != serial || rows[0].Reason != reason {
+		t.Fatalf("client.disabled rows %+v, want one for svc naming %s, reason %s", rows, serial, reason)
+	}
 }
 
 func TestCloneDisableAlways(t *testing.T) {
@@ -114,6 +157,7 @@ func TestCloneDisableAlways(t *testing.T) {
 	if st := c.token(t); st != 401 {
 		t.Fatalf("a disabled client got a token: %d", st)
 	}
+	c.checkDisabledRow(t, c.serials[0], "possible_clone")
 	// Renewal with the successor is refused too while disabled.
 	r := c.s.Do(t, c.s.HTTPClient(c.second), "POST", "/v1/renew", map[string]string{"csr": servertest.CSR(t, servertest.NewKey(t))})
 	if r.Status != 401 {
@@ -133,4 +177,47 @@ func reenable(t *testing.T, c *cloneScene) {
 	if st := c.token(t); st != 200 {
 		t.Fatalf("after re-enabling, the successor gets no token: %d", st)
 	}
+}
+
+// TestCloneSuspectTokenAtIntrospection: a token the successor got before its
+// lineage was marked (a use racing with the refusal) is a use of a suspect
+// lineage when a resource server introspects it: inactive, and the client
+// is disabled. The mark is made here through a second handle on the
+// database, as the refusal would have made it just after the token.
+func TestCloneSuspectTokenAtIntrospection(t *testing.T) {
+	c := newCloneScene(t, "")
+	r := c.s.Do(t, c.s.HTTPClient(c.second), "POST", "/oauth2/token", "grant_type=client_credentials&client_id=svc", formCT)
+	if r.Status != 200 {
+		t.Fatalf("token: %d %s", r.Status, r.Body)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	r.JSON(t, &tok)
+	introspect := func() string {
+		t.Helper()
+		r := c.s.Do(t, c.s.HTTPClient(), "POST", "/oauth2/introspect", "token="+tok.AccessToken, formCT, "Authorization: Bearer "+c.s.AdminKey)
+		if r.Status != 200 {
+			t.Fatalf("introspect: %d %s", r.Status, r.Body)
+		}
+		return string(r.Body)
+	}
+	if got := introspect(); !strings.Contains(got, `"active":true`) {
+		t.Fatalf("before the mark: %s", got)
+	}
+	db, err := storage.Open(t.Context(), c.s.DBPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n, err := db.MarkLineageSuspect(t.Context(), c.serials[1], c.serials[0]); err != nil || n != 1 {
+		t.Fatalf("mark: %d %v", n, err)
+	}
+	if got := introspect(); !strings.Contains(got, `"active":false`) {
+		t.Fatalf("a token of a suspect lineage introspects as %s", got)
+	}
+	if !c.disabled(t) {
+		t.Fatal("introspecting a token of a suspect lineage left the client enabled")
+	}
+	c.checkDisabledRow(t, c.serials[1], "suspect_lineage_used")
 }

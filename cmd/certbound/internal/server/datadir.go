@@ -14,6 +14,7 @@ import (
 	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/certs/secret"
+	"github.com/certbound/certbound/cmd/certbound/internal/datalock"
 	"github.com/certbound/certbound/storage"
 )
 
@@ -42,6 +43,13 @@ func prepareDataDir(dir string) error {
 		return fmt.Errorf("%w: %w", ErrInsecurePermissions, err)
 	}
 	return nil
+}
+
+// lockDataDir takes the data dir's exclusive lock (datalock): one server per
+// data dir, since each keeps a status cache only its own writes invalidate.
+// A second one is refused with the holder's PID and the data dir.
+func lockDataDir(dir string) (*datalock.Lock, error) {
+	return datalock.Acquire(dir)
 }
 
 // privateFiles are the files of the data dir that hold private keys (the CA

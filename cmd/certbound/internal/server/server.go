@@ -12,11 +12,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/cmd/certbound/internal/audit"
+	"github.com/certbound/certbound/cmd/certbound/internal/datalock"
 	"github.com/certbound/certbound/cmd/certbound/internal/httpapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/metrics"
 	"github.com/certbound/certbound/enroll"
@@ -121,6 +123,7 @@ type Server struct {
 	tokens      *tokenex.Service
 	tokenLimit  *httpapi.ClientLimiter
 	admins      *adminKeys
+	lock        *datalock.Lock // the data dir's, held from Open to Close
 }
 
 // serverCertLifetime is the life of the server's own certificate; it is
@@ -135,22 +138,25 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	caDir := filepath.Join(cfg.DataDir, CADir)
 	created, err := bootstrapCA(caDir, cfg.CAPassword, cfg.Now)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, lock.Release())
 	}
 	if err := checkPrivateFiles(cfg.DataDir); err != nil {
-		return nil, err
+		return nil, errors.Join(err, lock.Release())
 	}
 	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, lock.Release())
 	}
-	s := &Server{cfg: cfg, db: db, log: log, ready: make(chan struct{})}
+	s := &Server{cfg: cfg, db: db, log: log, ready: make(chan struct{}), lock: lock}
 	if err := s.build(ctx, caDir); err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close(), lock.Release())
 	}
 	msg := "loaded the CA"
 	if created {
@@ -186,7 +192,7 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	// so clone detection knows which certificates have been used.
 	peers := recordingAuthority{Authority: authority, verify: enrollSvc.RecordingVerifier(authority)}
 	tokens, err := tokenex.New(ctx, tokenex.Config{Issuer: cfg.Issuer, Store: s.db, Peers: peers,
-		TrustDomain: authority.TrustDomain(), Admit: s.tokenLimit.Admit, KeyPassword: cfg.CAPassword, Now: cfg.Now})
+		TrustDomain: authority.TrustDomain(), Admit: s.tokenLimit.Admit, KeyPassword: cfg.CAPassword, Lineage: enrollSvc, Now: cfg.Now})
 	if err != nil {
 		return err
 	}
@@ -274,7 +280,17 @@ func (s *Server) tlsConfig() *tls.Config {
 
 // Serve serves HTTPS on ln until ctx is cancelled, then shuts down
 // gracefully: in-flight requests finish (up to 10 s), then the database closes.
+// However it ends — ctx cancelled, the listener failing, the metrics
+// listener failing to start — every goroutine it started (the metrics
+// server, the pruning, the server certificate's renewal) has returned before
+// it closes the database and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, stop := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() {
+		stop()
+		background.Wait()
+	}()
 	srv := &http.Server{
 		Handler:           s.api,
 		TLSConfig:         s.tlsConfig(),
@@ -287,32 +303,37 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if s.metrics != nil {
-		if err := s.serveMetrics(ctx, s.cfg.MetricsListen); err != nil {
+		if err := s.serveMetrics(ctx, &background, s.cfg.MetricsListen); err != nil {
+			ln.Close()
 			return errors.Join(fmt.Errorf("metrics listener: %w", err), s.Close())
 		}
 	}
-	go s.pruneLoop(ctx)
+	background.Go(func() { s.pruneLoop(ctx) })
 	s.admins.start(ctx)
 	addr := ln.Addr().String()
 	s.addr.Store(&addr)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-	go s.keepServerCertFresh(ctx)
+	background.Go(func() { s.keepServerCertFresh(ctx) })
 	close(s.ready)
 	s.log.Info("serving", slog.String("listen", addr), slog.String("issuer", s.cfg.Issuer))
 
 	var err error
 	select {
 	case err = <-errc:
+		srv.Close() // the listener failed: drop the connections it left
 	case <-ctx.Done():
 		s.log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(sctx)
 		cancel()
+		<-errc
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	stop()
+	background.Wait()
 	return errors.Join(err, s.Close())
 }
 
@@ -330,7 +351,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.admins.close()
 	s.audit.Close()
-	return s.db.Close()
+	return errors.Join(s.db.Close(), s.lock.Release())
 }
 
 // SetRateLimits changes the rate limits of a running server (SIGHUP):
