@@ -11,7 +11,7 @@ import (
 )
 
 func newAuditCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Read the security audit trail"}
+	cmd := newGroupCommand("audit", "Read the security audit trail")
 	var (
 		af       adminFlags
 		since    string

@@ -16,7 +16,7 @@ import (
 )
 
 func newCertCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "cert", Short: "List, revoke and inspect certificates"}
+	cmd := newGroupCommand("cert", "List, revoke and inspect certificates")
 	cmd.AddCommand(newCertListCommand(), newCertRevokeCommand(), newCertInspectCommand())
 	return cmd
 }

@@ -308,3 +308,10 @@ func TestAuditListAndCertificateExport(t *testing.T) {
 		t.Fatalf("expiry window filter: %s", got)
 	}
 }
+
+func TestMistypedSubcommandExitsNonZeroWithASuggestion(t *testing.T) {
+	msg := cli(t, nil, true, "client", "lsit")
+	if !strings.Contains(msg, `unknown command "lsit" for "certbound client"`) || !strings.Contains(msg, "list") {
+		t.Fatalf("stderr: %s", msg)
+	}
+}

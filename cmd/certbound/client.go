@@ -13,7 +13,7 @@ import (
 )
 
 func newClientCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "client", Short: "Register and manage clients (services)"}
+	cmd := newGroupCommand("client", "Register and manage clients (services)")
 	cmd.AddCommand(newClientCreateCommand(), newClientListCommand(), newClientGetCommand(),
 		newClientSetDisabledCommand("disable", true), newClientSetDisabledCommand("enable", false),
 		newClientDeleteCommand())

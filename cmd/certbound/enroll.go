@@ -61,7 +61,7 @@ fingerprint (before the token is sent), redeems the token and writes
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Server, "server", "https://localhost:8443", "certbound server URL")
-	f.StringVar(&opts.Fingerprint, "fingerprint", "", "SHA-256 fingerprint (hex) of the root to trust, as `certbound serve` logs it")
+	f.StringVar(&opts.Fingerprint, "fingerprint", "", "SHA-256 fingerprint (hex) of the root to trust: root_fingerprint_sha256 in the server's start log")
 	f.StringVar(&token, "token", "", "one-time enrollment token (or CERTBOUND_TOKEN)")
 	f.StringVar(&opts.Dir, "out", "", "directory for key.pem, cert.pem and ca.pem")
 	f.StringSliceVar(&opts.DNSNames, "dns", nil, "DNS name to request (the token must allow it; repeatable)")
@@ -127,7 +127,7 @@ renewal, e.g. to reload a proxy.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&server, "server", "https://localhost:8443", "certbound server URL")
-	f.StringVar(&dir, "dir", "", "identity directory written by `certbound enroll`")
+	f.StringVar(&dir, "dir", "", "identity directory written by certbound enroll")
 	f.BoolVar(&watch, "watch", false, "keep running and renew before each certificate expires")
 	f.StringVar(&execLine, "exec", "", "command to run (via /bin/sh -c) after each renewal")
 	f.BoolVar(&asJSON, "json", false, "print JSON for programs")

@@ -11,7 +11,7 @@ import (
 )
 
 func newEnrollTokenCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "enroll-token", Short: "Mint one-time enrollment tokens"}
+	cmd := newGroupCommand("enroll-token", "Mint one-time enrollment tokens")
 	var (
 		af       adminFlags
 		clientID string

@@ -7,7 +7,7 @@ import (
 )
 
 func newKeysCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage the token-signing keys"}
+	cmd := newGroupCommand("keys", "Manage the token-signing keys")
 	var af adminFlags
 	rotate := &cobra.Command{
 		Use:   "rotate",

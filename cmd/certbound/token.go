@@ -64,7 +64,7 @@ certificate's key can use it. With --json it prints the whole token response.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&server, "server", "https://localhost:8443", "certbound server URL")
-	f.StringVar(&dir, "dir", "", "identity directory written by `certbound enroll`")
+	f.StringVar(&dir, "dir", "", "identity directory written by certbound enroll")
 	f.StringVar(&clientID, "client", "", "client id (default: the one in the certificate)")
 	f.StringVar(&scope, "scope", "", "scopes to request, space-separated (default: all the client's)")
 	f.StringVar(&audience, "audience", "", "audience to request (default: the client's first)")
