@@ -315,3 +315,28 @@ func TestMistypedSubcommandExitsNonZeroWithASuggestion(t *testing.T) {
 		t.Fatalf("stderr: %s", msg)
 	}
 }
+
+func TestVersionJSON(t *testing.T) {
+	var v struct {
+		Version   string `json:"version"`
+		GoVersion string `json:"go_version"`
+	}
+	out := cli(t, nil, false, "version", "--json")
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go") {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
+
+func TestRestoreErrorsSayRestore(t *testing.T) {
+	dir := t.TempDir()
+	notABackup := filepath.Join(dir, "x.tgz")
+	if err := os.WriteFile(notABackup, []byte("not a backup"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]string{"not a backup": notABackup, "missing file": filepath.Join(dir, "missing.tgz")} {
+		msg := cli(t, nil, true, "restore", file, "--data-dir", filepath.Join(dir, "restored"))
+		if !strings.HasPrefix(msg, "certbound: restore: ") {
+			t.Errorf("%s: %q", name, msg)
+		}
+	}
+}

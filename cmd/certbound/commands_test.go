@@ -94,3 +94,16 @@ func TestNoUsageStringHasABackquotedPhrase(t *testing.T) {
 		t.Fatalf("checked only %d flags", n)
 	}
 }
+
+// TestEveryCommandThatPrintsTakesJSON: the README promises --json for
+// programs everywhere. serve logs (--log-format json) and prints nothing else.
+func TestEveryCommandThatPrintsTakesJSON(t *testing.T) {
+	walk(newRootCommand(), func(c *cobra.Command) {
+		if !c.Runnable() || c.HasSubCommands() || c.Name() == "serve" || c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		if c.Flags().Lookup("json") == nil {
+			t.Errorf("%s has no --json", c.CommandPath())
+		}
+	})
+}
