@@ -25,7 +25,7 @@ func newAuditCommand() *cobra.Command {
   certbound audit list --client task-service --type token. --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -35,7 +35,7 @@ func newCertListCommand() *cobra.Command {
 		Short: "List issued certificates (filter by client, state, expiry; table, JSON or CSV)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -130,7 +130,7 @@ func newCertRevokeCommand() *cobra.Command {
 		Short: "Revoke a certificate: it can no longer renew or get tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}

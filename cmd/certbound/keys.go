@@ -14,7 +14,7 @@ func newKeysCommand() *cobra.Command {
 		Short: "Start signing tokens with a new key; the old one stays published until its last token expires",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}

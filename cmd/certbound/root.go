@@ -46,6 +46,7 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		newAuditCommand(),
 		newBackupCommand(),
 		newRestoreCommand(),
+		newCACommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -28,6 +28,13 @@ prints an access token bound to that certificate (RFC 8705): only a caller holdi
 certificate's key can use it. With --json it prints the whole token response.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "dir"); err != nil {
+				return err
+			}
+			server, err := serverURL(server)
+			if err != nil {
+				return err
+			}
 			id, err := enrollclient.Load(dir)
 			if err != nil {
 				return err
@@ -36,7 +43,7 @@ certificate's key can use it. With --json it prints the whole token response.`,
 				clientID = id.ID.ClientID
 			}
 			src, err := tokenclient.New(tokenclient.Config{
-				TokenURL:    strings.TrimRight(server, "/") + "/oauth2/token",
+				TokenURL:    server + "/oauth2/token",
 				ClientID:    clientID,
 				Scopes:      strings.Fields(scope),
 				Audience:    audience,
@@ -63,12 +70,11 @@ certificate's key can use it. With --json it prints the whole token response.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&server, "server", "https://localhost:8443", "certbound server URL")
-	f.StringVar(&dir, "dir", "", "identity directory written by certbound enroll")
+	f.StringVar(&server, "server", "https://localhost:8443", "certbound server URL (https only)")
+	f.StringVar(&dir, "dir", "", "identity directory written by certbound enroll (required)")
 	f.StringVar(&clientID, "client", "", "client id (default: the one in the certificate)")
 	f.StringVar(&scope, "scope", "", "scopes to request, space-separated (default: all the client's)")
 	f.StringVar(&audience, "audience", "", "audience to request (default: the client's first)")
 	f.BoolVar(&asJSON, "json", false, "print the token response as JSON")
-	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }
