@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
 )
@@ -19,7 +21,11 @@ import (
 // run runs certbound in dir with env added to a clean CERTBOUND_* environment.
 func run(t *testing.T, dir string, env []string, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	// A bound, so that a command that should have refused but runs on (a
+	// server) fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CERTBOUND_") {
