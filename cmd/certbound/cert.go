@@ -88,8 +88,8 @@ func newCertListCommand() *cobra.Command {
 	}
 	af.register(cmd)
 	cmd.Flags().StringVar(&clientID, "client", "", "only this client's certificates")
-	cmd.Flags().BoolVar(&active, "active", false, "only certificates valid now and not revoked (same as --state active)")
-	cmd.Flags().StringVar(&state, "state", "", "only certificates in this state: active, expired or revoked")
+	cmd.Flags().BoolVar(&active, "active", false, "only each client's current certificate: unexpired, not revoked, not superseded (same as --state active)")
+	cmd.Flags().StringVar(&state, "state", "", "only certificates in this state: active, superseded, expired or revoked (a certificate is in one: revoked beats expired beats superseded)")
 	cmd.Flags().DurationVar(&expiring, "expiring-within", 0, "only certificates that expire within this long (e.g. 24h)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table, json or csv")
 	return cmd
@@ -142,6 +142,11 @@ func newCertRevokeCommand() *cobra.Command {
 			}
 			if af.json {
 				return printJSON(cmd.OutOrStdout(), out)
+			}
+			if out.AlreadyRevoked {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s (client %s) was already revoked at %s; nothing changed\n",
+					out.Serial, out.ClientID, out.RevokedAt.Local().Format(time.RFC3339))
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (client %s)\n", out.Serial, out.ClientID)
 			return nil

@@ -216,3 +216,26 @@ func TestCAFingerprintPrintsTheRootsSHA256(t *testing.T) {
 		t.Fatalf("ca fingerprint = %q, want %q", got, s.Fingerprint)
 	}
 }
+
+func TestCertListActiveAndRevokeTwice(t *testing.T) {
+	s := servertest.Start(t)
+	cli(t, s, false, "client", "create", "svc", "--scope", "a", "--audience", "aud")
+	token := strings.TrimSpace(cli(t, s, false, "enroll-token", "create", "--client", "svc"))
+	dir := filepath.Join(t.TempDir(), "id")
+	cli(t, nil, false, "enroll", "--server", s.URL, "--fingerprint", s.Fingerprint, "--token", token, "--out", dir)
+	cli(t, nil, false, "renew", "--server", s.URL, "--dir", dir)
+
+	lines := func(out string) []string { return strings.Split(strings.TrimSpace(out), "\n") }
+	active := lines(cli(t, s, false, "cert", "list", "--active"))
+	superseded := lines(cli(t, s, false, "cert", "list", "--state", "superseded"))
+	if len(active) != 2 || !strings.Contains(active[1], " active ") || len(superseded) != 2 || !strings.Contains(superseded[1], " superseded ") {
+		t.Fatalf("--active:\n%s\n--state superseded:\n%s", strings.Join(active, "\n"), strings.Join(superseded, "\n"))
+	}
+	serial := strings.Fields(superseded[1])[0]
+	if out := cli(t, s, false, "cert", "revoke", serial); !strings.HasPrefix(out, "revoked "+serial) {
+		t.Fatalf("first revoke: %s", out)
+	}
+	if out := cli(t, s, false, "cert", "revoke", serial); !strings.Contains(out, "already revoked") {
+		t.Fatalf("second revoke: %s", out)
+	}
+}
