@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -237,5 +238,34 @@ func TestCertListActiveAndRevokeTwice(t *testing.T) {
 	}
 	if out := cli(t, s, false, "cert", "revoke", serial); !strings.Contains(out, "already revoked") {
 		t.Fatalf("second revoke: %s", out)
+	}
+}
+
+// TestScopeAndAudienceFollowOneListRule: both flags take a list separated
+// by spaces or commas, or repeated flags.
+func TestScopeAndAudienceFollowOneListRule(t *testing.T) {
+	s := servertest.Start(t)
+	for i, tc := range []struct {
+		args           []string
+		scope, audence string
+	}{
+		{[]string{"--scope", "a,b", "--audience", "x,y"}, "a b", `["x","y"]`},
+		{[]string{"--scope", "a b", "--audience", "x y"}, "a b", `["x","y"]`},
+		{[]string{"--scope", "a", "--scope", "b", "--audience", "x", "--audience", "y"}, "a b", `["x","y"]`},
+		{[]string{"--scope", "a, b", "--audience", "x"}, "a b", `["x"]`},
+	} {
+		id := "c" + strconv.Itoa(i)
+		var got struct {
+			Scope    string   `json:"scope"`
+			Audience []string `json:"audience"`
+		}
+		out := cli(t, s, false, append([]string{"client", "create", id, "--json"}, tc.args...)...)
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		aud, _ := json.Marshal(got.Audience)
+		if got.Scope != tc.scope || string(aud) != tc.audence {
+			t.Errorf("accept/%v: scope %q audience %s, want %q %s", tc.args, got.Scope, aud, tc.scope, tc.audence)
+		}
 	}
 }
