@@ -310,7 +310,7 @@ func TestAuditListAndCertificateExport(t *testing.T) {
 }
 
 func TestMistypedSubcommandExitsNonZeroWithASuggestion(t *testing.T) {
-	msg := cli(t, nil, true, "client", "lsit")
+	msg := cli(t, nil, true, "client", "lsit", "--server", "https://localhost:8443", "--json")
 	if !strings.Contains(msg, `unknown command "lsit" for "certbound client"`) || !strings.Contains(msg, "list") {
 		t.Fatalf("stderr: %s", msg)
 	}

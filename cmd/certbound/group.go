@@ -23,6 +23,15 @@ func newGroupCommand(use, short string, subs ...*cobra.Command) *cobra.Command {
 			return unknownSubcommand(cmd, args[0])
 		},
 	}
+	// `certbound client lsit --server X` fails on the flag, which the group
+	// does not have; the mistyped word is the better message. (Subcommands
+	// inherit this function: their flag errors pass through.)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if args := c.Flags().Args(); c == cmd && len(args) > 0 {
+			return unknownSubcommand(c, args[0])
+		}
+		return err
+	})
 	cmd.AddCommand(subs...)
 	return cmd
 }
