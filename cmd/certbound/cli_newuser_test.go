@@ -107,17 +107,22 @@ func TestAdminCommandsFromAnotherDirectory(t *testing.T) {
 		// that records every Authorization header it is sent.
 		var mu sync.Mutex
 		var auth []string
-		var impostor *httptest.Server
-		impostor = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var rootPEM []byte
+		impostor := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			auth = append(auth, r.Header.Get("Authorization"))
+			root := rootPEM
 			mu.Unlock()
 			if r.URL.Path == "/v1/roots" {
-				w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: impostor.Certificate().Raw}))
+				w.Write(root)
 				return
 			}
 			w.Write([]byte(`{"clients":[]}`))
 		}))
+		impostor.StartTLS()
+		mu.Lock()
+		rootPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: impostor.Certificate().Raw})
+		mu.Unlock()
 		defer impostor.Close()
 		_, stderr, err := run(t, elsewhere, key, "", "client", "list", "--server", impostor.URL, "--fingerprint", s.Fingerprint)
 		if err == nil || !strings.Contains(stderr, "start log") || !strings.Contains(stderr, "certbound ca fingerprint") {
