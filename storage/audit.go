@@ -107,18 +107,22 @@ func (db *DB) PruneAuditEvents(ctx context.Context, before time.Time) (int64, er
 
 // CertificateCounts is the inventory at one instant, for the metrics.
 type CertificateCounts struct {
-	Active       int // valid now, not revoked
+	Active       int // in StateActive: not revoked, unexpired, not superseded
 	ExpiringSoon int // active and expiring within the window
 }
 
-// CountCertificates counts active certificates and those expiring within window.
+// activeCondition is stateCondition(StateActive, now), with now its one argument.
+var activeCondition, _ = stateCondition(StateActive, 0)
+
+// CountCertificates counts active certificates (StateActive: superseded
+// ones do not count) and those of them expiring within window.
 func (db *DB) CountCertificates(ctx context.Context, now time.Time, window time.Duration) (CertificateCounts, error) {
 	var c CertificateCounts
 	err := db.read.QueryRowContext(ctx, `SELECT
 			count(*),
 			coalesce(sum(CASE WHEN not_after <= ? THEN 1 ELSE 0 END), 0)
-		FROM certificates WHERE revoked_at IS NULL AND not_before <= ? AND not_after > ?`,
-		unix(now.Add(window)), unix(now), unix(now)).Scan(&c.Active, &c.ExpiringSoon)
+		FROM certificates WHERE `+activeCondition,
+		unix(now.Add(window)), unix(now)).Scan(&c.Active, &c.ExpiringSoon)
 	return c, err
 }
 

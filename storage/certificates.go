@@ -25,6 +25,58 @@ type Certificate struct {
 // Revoked reports whether the certificate has been revoked.
 func (c Certificate) Revoked() bool { return !c.RevokedAt.IsZero() }
 
+// CertificateState is where a certificate stands at an instant: the one
+// vocabulary of the inventory, the admin API, the CLI and the metrics.
+type CertificateState string
+
+// A certificate is in exactly one state. When several apply the first of
+// this list wins: revoked, then expired, then superseded, then active.
+const (
+	StateRevoked    CertificateState = "revoked"    // revoked (whatever its dates)
+	StateExpired    CertificateState = "expired"    // not revoked, NotAfter passed
+	StateSuperseded CertificateState = "superseded" // not revoked, unexpired, renewed into a newer one
+	StateActive     CertificateState = "active"     // not revoked, unexpired, not renewed: the client's current one
+)
+
+// ParseCertificateState reads a state name; ok is false for anything else.
+func ParseCertificateState(s string) (CertificateState, bool) {
+	switch st := CertificateState(s); st {
+	case StateRevoked, StateExpired, StateSuperseded, StateActive:
+		return st, true
+	}
+	return "", false
+}
+
+// State returns the certificate's state at now (precedence: see StateRevoked).
+// It agrees with the SQL of CertificateFilter.State.
+func (c Certificate) State(now time.Time) CertificateState {
+	switch {
+	case c.Revoked():
+		return StateRevoked
+	case !now.Before(c.NotAfter):
+		return StateExpired
+	case c.SupersededBy != "":
+		return StateSuperseded
+	}
+	return StateActive
+}
+
+// stateCondition is the WHERE clause of state at the unix second now, with
+// its arguments; it must say what Certificate.State says.
+func stateCondition(state CertificateState, now int64) (string, []any) {
+	switch state {
+	case StateRevoked:
+		return "revoked_at IS NOT NULL", nil
+	case StateExpired:
+		return "revoked_at IS NULL AND not_after <= ?", []any{now}
+	case StateSuperseded:
+		return "revoked_at IS NULL AND not_after > ? AND superseded_by IS NOT NULL", []any{now}
+	case StateActive:
+		return "revoked_at IS NULL AND not_after > ? AND superseded_by IS NULL", []any{now}
+	}
+	return "0", nil // an unknown state matches nothing
+}
+
 const certificateColumns = `serial, client_id, fingerprint, not_before, not_after, renewed_from,
 	superseded_by, revoked_at, revocation_reason, created_at`
 
@@ -152,32 +204,45 @@ func (db *DB) certificateStatus(ctx context.Context, serial string) (cachedSeria
 	return st, nil
 }
 
-// RevokeCertificate marks serial revoked at now. Revoking a revoked
-// certificate keeps the first revocation and succeeds. Unknown → ErrNotFound.
+// RevokeCertificate revokes serial at now with reason, unless it is revoked
+// already: then the first revocation stays. It returns the record. An
+// unknown serial → ErrNotFound.
 func (db *DB) RevokeCertificate(ctx context.Context, serial, reason string, now time.Time) (Certificate, error) {
+	c, _, err := db.RevokeCertificateOnce(ctx, serial, reason, now)
+	return c, err
+}
+
+// RevokeCertificateOnce is RevokeCertificate that also reports whether this
+// call revoked the certificate (false: it was revoked before, and nothing
+// changed), so that a second revocation is not recorded as one.
+func (db *DB) RevokeCertificateOnce(ctx context.Context, serial, reason string, now time.Time) (Certificate, bool, error) {
 	defer db.cache.invalidate()
 	var cert Certificate
+	var revoked bool
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, revocation_reason = ?
+		res, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, revocation_reason = ?
 			WHERE serial = ? AND revoked_at IS NULL`, unix(now), reason, serial)
 		if err != nil {
 			return err
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		revoked = n == 1
 		cert, err = scanCertificate(tx.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = ?`, serial))
 		return err
 	})
-	return cert, err
+	return cert, revoked, err
 }
 
 // CertificateFilter selects certificates. Zero fields select everything.
 type CertificateFilter struct {
 	ClientID string
-	// ActiveAt, when set, keeps certificates valid at that instant and not revoked.
-	ActiveAt time.Time
-	// ExpiredAt, when set, keeps certificates whose NotAfter is before it.
-	ExpiredAt time.Time
-	// Revoked keeps revoked certificates only.
-	Revoked bool
+	// State, when set, keeps the certificates in that state at At (see
+	// Certificate.State).
+	State CertificateState
+	At    time.Time
 	// NotAfterBefore, when set, keeps certificates expiring before it.
 	NotAfterBefore time.Time
 	After          string // keyset pagination: serials greater than this
@@ -192,16 +257,10 @@ func (db *DB) ListCertificates(ctx context.Context, f CertificateFilter) ([]Cert
 		where = append(where, "client_id = ?")
 		args = append(args, f.ClientID)
 	}
-	if !f.ActiveAt.IsZero() {
-		where = append(where, "revoked_at IS NULL AND not_before <= ? AND not_after > ?")
-		args = append(args, unix(f.ActiveAt), unix(f.ActiveAt))
-	}
-	if !f.ExpiredAt.IsZero() {
-		where = append(where, "not_after <= ?")
-		args = append(args, unix(f.ExpiredAt))
-	}
-	if f.Revoked {
-		where = append(where, "revoked_at IS NOT NULL")
+	if f.State != "" {
+		cond, a := stateCondition(f.State, unix(f.At))
+		where = append(where, cond)
+		args = append(args, a...)
 	}
 	if !f.NotAfterBefore.IsZero() {
 		where = append(where, "not_after < ?")

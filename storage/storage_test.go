@@ -298,9 +298,11 @@ func TestRenewAndRevoke(t *testing.T) {
 	if _, err := db.RevokeCertificate(ctx, "zz", "", t0); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("revoke unknown: %v", err)
 	}
-	active, _ := db.ListCertificates(ctx, storage.CertificateFilter{ClientID: "svc", ActiveAt: t0.Add(time.Minute)})
-	if len(active) != 1 || active[0].Serial != "aa" {
-		t.Fatalf("active = %+v", active)
+	// aa was renewed into bb, which is revoked: nothing of svc's is active.
+	active, _ := db.ListCertificates(ctx, storage.CertificateFilter{ClientID: "svc", State: storage.StateActive, At: t0.Add(time.Minute)})
+	superseded, _ := db.ListCertificates(ctx, storage.CertificateFilter{ClientID: "svc", State: storage.StateSuperseded, At: t0.Add(time.Minute)})
+	if len(active) != 0 || len(superseded) != 1 || superseded[0].Serial != "aa" {
+		t.Fatalf("active = %+v, superseded = %+v", active, superseded)
 	}
 	if err := db.DeleteClient(ctx, "svc", t0); err != nil {
 		t.Fatal(err)

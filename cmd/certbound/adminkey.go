@@ -22,7 +22,7 @@ func newAdminKeyCommand() *cobra.Command {
   K=$(certbound admin-key create laptop --ttl 720h)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := createFlags.client()
+			c, err := createFlags.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -52,7 +52,7 @@ func newAdminKeyCommand() *cobra.Command {
 		Short: "List admin keys: name, created, last used, expiry, state (never the keys)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := listFlags.client()
+			c, err := listFlags.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ func newAdminKeyCommand() *cobra.Command {
 		Short: "Revoke an admin key; it is refused from the next request on (the last valid key cannot be revoked)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := revokeFlags.client()
+			c, err := revokeFlags.client(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,7 @@ import (
 )
 
 func newAuditCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Read the security audit trail"}
+	cmd := newGroupCommand("audit", "Read the security audit trail")
 	var (
 		af       adminFlags
 		since    string
@@ -25,7 +25,7 @@ func newAuditCommand() *cobra.Command {
   certbound audit list --client task-service --type token. --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}

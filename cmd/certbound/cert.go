@@ -16,7 +16,7 @@ import (
 )
 
 func newCertCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "cert", Short: "List, revoke and inspect certificates"}
+	cmd := newGroupCommand("cert", "List, revoke and inspect certificates")
 	cmd.AddCommand(newCertListCommand(), newCertRevokeCommand(), newCertInspectCommand())
 	return cmd
 }
@@ -35,7 +35,7 @@ func newCertListCommand() *cobra.Command {
 		Short: "List issued certificates (filter by client, state, expiry; table, JSON or CSV)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -88,8 +88,8 @@ func newCertListCommand() *cobra.Command {
 	}
 	af.register(cmd)
 	cmd.Flags().StringVar(&clientID, "client", "", "only this client's certificates")
-	cmd.Flags().BoolVar(&active, "active", false, "only certificates valid now and not revoked (same as --state active)")
-	cmd.Flags().StringVar(&state, "state", "", "only certificates in this state: active, expired or revoked")
+	cmd.Flags().BoolVar(&active, "active", false, "only each client's current certificate: unexpired, not revoked, not superseded (same as --state active)")
+	cmd.Flags().StringVar(&state, "state", "", "only certificates in this state: active, superseded, expired or revoked (a certificate is in one: revoked beats expired beats superseded)")
 	cmd.Flags().DurationVar(&expiring, "expiring-within", 0, "only certificates that expire within this long (e.g. 24h)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table, json or csv")
 	return cmd
@@ -130,7 +130,7 @@ func newCertRevokeCommand() *cobra.Command {
 		Short: "Revoke a certificate: it can no longer renew or get tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -142,6 +142,11 @@ func newCertRevokeCommand() *cobra.Command {
 			}
 			if af.json {
 				return printJSON(cmd.OutOrStdout(), out)
+			}
+			if out.AlreadyRevoked {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s (client %s) was already revoked at %s; nothing changed\n",
+					out.Serial, out.ClientID, out.RevokedAt.Local().Format(time.RFC3339))
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (client %s)\n", out.Serial, out.ClientID)
 			return nil

@@ -265,7 +265,7 @@ func TestServeHelpDocumentsEveryFlagWithItsDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`--data-dir string`, `(default "./certbound-data")`, `(default "127.0.0.1:8443")`,
-		`(default "https://localhost:8443")`, `(default "certbound.local")`, `--rate-limit-enroll`, `--config`} {
+		`https://<first --dns name>:<--listen port>`, `(default "certbound.local")`, `--rate-limit-enroll`, `--config`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("serve --help lacks %q", want)
 		}
@@ -306,5 +306,37 @@ func TestAuditListAndCertificateExport(t *testing.T) {
 	}
 	if got := cli(t, s, false, "cert", "list", "--expiring-within", "1h", "--json"); strings.TrimSpace(got) != "[]" {
 		t.Fatalf("expiry window filter: %s", got)
+	}
+}
+
+func TestMistypedSubcommandExitsNonZeroWithASuggestion(t *testing.T) {
+	msg := cli(t, nil, true, "client", "lsit", "--server", "https://localhost:8443", "--json")
+	if !strings.Contains(msg, `unknown command "lsit" for "certbound client"`) || !strings.Contains(msg, "list") {
+		t.Fatalf("stderr: %s", msg)
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	var v struct {
+		Version   string `json:"version"`
+		GoVersion string `json:"go_version"`
+	}
+	out := cli(t, nil, false, "version", "--json")
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go") {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
+
+func TestRestoreErrorsSayRestore(t *testing.T) {
+	dir := t.TempDir()
+	notABackup := filepath.Join(dir, "x.tgz")
+	if err := os.WriteFile(notABackup, []byte("not a backup"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]string{"not a backup": notABackup, "missing file": filepath.Join(dir, "missing.tgz")} {
+		msg := cli(t, nil, true, "restore", file, "--data-dir", filepath.Join(dir, "restored"))
+		if !strings.HasPrefix(msg, "certbound: restore: ") {
+			t.Errorf("%s: %q", name, msg)
+		}
 	}
 }

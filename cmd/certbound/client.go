@@ -13,7 +13,7 @@ import (
 )
 
 func newClientCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "client", Short: "Register and manage clients (services)"}
+	cmd := newGroupCommand("client", "Register and manage clients (services)")
 	cmd.AddCommand(newClientCreateCommand(), newClientListCommand(), newClientGetCommand(),
 		newClientSetDisabledCommand("disable", true), newClientSetDisabledCommand("enable", false),
 		newClientDeleteCommand())
@@ -24,7 +24,7 @@ func newClientCreateCommand() *cobra.Command {
 	var (
 		af         adminFlags
 		name       string
-		scope      string
+		scope      []string
 		audience   []string
 		auth       string
 		sanURI     string
@@ -38,11 +38,11 @@ func newClientCreateCommand() *cobra.Command {
   certbound client create legacy-batch --scope report.read --audience reports --auth client_secret_basic`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"client_id": args[0], "scope": scope, "audience": audience}
+			body := map[string]any{"client_id": args[0], "scope": strings.Join(scope, " "), "audience": audience}
 			if name != "" {
 				body["client_name"] = name
 			}
@@ -84,8 +84,8 @@ func newClientCreateCommand() *cobra.Command {
 	af.register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "human-readable name")
-	f.StringVar(&scope, "scope", "", `scopes the client may request, space-separated ("event.create event.read")`)
-	f.StringSliceVar(&audience, "audience", nil, "audience the client may request tokens for; the first is the default (repeatable)")
+	f.Var(newListValue(&scope), "scope", `scopes the client may request: a list separated by spaces or commas ("event.create event.read"), or repeat the flag`)
+	f.Var(newListValue(&audience), "audience", "audiences the client may request tokens for, the first the default: a list separated by spaces or commas, or repeat the flag")
 	f.StringVar(&auth, "auth", "", "token endpoint auth method: tls_client_auth (default), self_signed_tls_client_auth, client_secret_basic, client_secret_post")
 	f.StringVar(&sanURI, "san-uri", "", "tls_client_auth_san_uri (default: the client's SPIFFE ID)")
 	f.StringSliceVar(&selfSigned, "self-signed-cert", nil, "PEM file of a self-signed certificate (self_signed_tls_client_auth; repeatable)")
@@ -112,7 +112,7 @@ func newClientListCommand() *cobra.Command {
 		Short: "List clients",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -184,7 +184,7 @@ func newClientGetCommand() *cobra.Command {
 		Short: "Show a client",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -210,7 +210,7 @@ func newClientSetDisabledCommand(verb string, disabled bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -236,7 +236,7 @@ func newClientDeleteCommand() *cobra.Command {
 		Short: "Delete a client and revoke its certificates",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,7 @@ import (
 )
 
 func newEnrollTokenCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "enroll-token", Short: "Mint one-time enrollment tokens"}
+	cmd := newGroupCommand("enroll-token", "Mint one-time enrollment tokens")
 	var (
 		af       adminFlags
 		clientID string
@@ -23,7 +23,10 @@ func newEnrollTokenCommand() *cobra.Command {
 		Short: "Mint a one-time enrollment token for a client (shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client()
+			if err := requireFlags(cmd, "client"); err != nil {
+				return err
+			}
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -51,7 +54,6 @@ func newEnrollTokenCommand() *cobra.Command {
 	create.Flags().StringVar(&clientID, "client", "", "client id (required)")
 	create.Flags().DurationVar(&ttl, "ttl", 0, "how long the token stays valid (default 15m, at most 24h)")
 	create.Flags().StringSliceVar(&dns, "dns", nil, "DNS name the enrolling service may put in its certificate (repeatable)")
-	_ = create.MarkFlagRequired("client")
 	cmd.AddCommand(create)
 	return cmd
 }

@@ -7,14 +7,14 @@ import (
 )
 
 func newKeysCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage the token-signing keys"}
+	cmd := newGroupCommand("keys", "Manage the token-signing keys")
 	var af adminFlags
 	rotate := &cobra.Command{
 		Use:   "rotate",
 		Short: "Start signing tokens with a new key; the old one stays published until its last token expires",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client()
+			c, err := af.client(cmd.Context())
 			if err != nil {
 				return err
 			}

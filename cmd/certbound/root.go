@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -45,6 +47,7 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		newAdminKeyCommand(),
 		newBackupCommand(),
 		newRestoreCommand(),
+		newCACommand(),
 		newVersionCommand(),
 	)
 	return root
@@ -143,13 +146,51 @@ func allFlagNames(c *cobra.Command) map[string]bool {
 	return names
 }
 
+// versionInfo is what `certbound version --json` prints.
+type versionInfo struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version"`
+	Commit    string `json:"commit,omitempty"`   // the VCS revision the binary was built from, if Go recorded it
+	Modified  bool   `json:"modified,omitempty"` // the working tree had uncommitted changes
+}
+
+func currentVersion() versionInfo {
+	v := versionInfo{Version: version, GoVersion: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				v.Commit = s.Value
+			case "vcs.modified":
+				v.Modified = s.Value == "true"
+			}
+		}
+	}
+	return v
+}
+
 func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "certbound", version)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := currentVersion()
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			line := "certbound " + v.Version + " (" + v.GoVersion
+			if v.Commit != "" {
+				line += ", commit " + v.Commit
+				if v.Modified {
+					line += "+modified"
+				}
+			}
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), line+")")
+			return err
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for programs")
+	return cmd
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
 	"github.com/certbound/certbound/enroll"
 )
@@ -48,11 +49,11 @@ func newServeCommand() *cobra.Command {
 			}
 			cfg.CloneAction = action
 			if passwordFile != "" {
-				pw, err := os.ReadFile(passwordFile)
+				pw, err := readPassphrase(passwordFile)
 				if err != nil {
-					return fmt.Errorf("read --password-file: %w", err)
+					return err
 				}
-				cfg.CAPassword = []byte(strings.TrimRight(string(pw), "\r\n"))
+				cfg.CAPassword = pw
 			}
 			srv, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
@@ -68,7 +69,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "HTTPS listen address")
 	f.StringSliceVar(&cfg.DNS, "dns", []string{"localhost", "127.0.0.1"}, "names and IPs in the server's own certificate")
 	f.StringVar(&cfg.TrustDomain, "trust-domain", "certbound.local", "SPIFFE trust domain of issued identities")
-	f.StringVar(&cfg.Issuer, "issuer", "https://localhost:8443", "OAuth issuer identifier (iss of every token)")
+	f.StringVar(&cfg.Issuer, "issuer", "", "OAuth issuer identifier, the iss of every token (default: https://<first --dns name>:<--listen port>, without the port when it is 443)")
 	f.DurationVar(&cfg.CertLifetime, "cert-lifetime", 24*time.Hour, "lifetime of issued certificates (at most 168h)")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the passphrase that encrypts the CA keys")
 	f.Float64Var(&rateEnroll, "rate-limit-enroll", 100, "enrollment and renewal requests per second per source address (0: off)")
@@ -81,6 +82,25 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text (for people) or json")
 	return cmd
+}
+
+// readPassphrase reads the passphrase that encrypts the CA keys. The file
+// must be private (no access for group or others, like a key file), and the
+// passphrase must not be empty or only white space: either would leave the
+// CA keys as good as unencrypted. Trailing line breaks are not part of it.
+func readPassphrase(path string) ([]byte, error) {
+	if err := certs.CheckPrivate(path); err != nil {
+		return nil, fmt.Errorf("--password-file: %w", err)
+	}
+	pw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--password-file: %w", err)
+	}
+	pw = []byte(strings.TrimRight(string(pw), "\r\n"))
+	if strings.TrimSpace(string(pw)) == "" {
+		return nil, fmt.Errorf("--password-file %s holds no passphrase (it is empty or only white space)", path)
+	}
+	return pw, nil
 }
 
 func newLogger(cmd *cobra.Command, level slog.Leveler, format string) (*slog.Logger, error) {

@@ -16,7 +16,7 @@ func newTokenCommand() *cobra.Command {
 		server   string
 		dir      string
 		clientID string
-		scope    string
+		scope    []string
 		audience string
 		asJSON   bool
 	)
@@ -28,6 +28,16 @@ prints an access token bound to that certificate (RFC 8705): only a caller holdi
 certificate's key can use it. With --json it prints the whole token response.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "dir"); err != nil {
+				return err
+			}
+			server, err := serverURL(server)
+			if err != nil {
+				return err
+			}
+			if strings.ContainsAny(audience, ", ") {
+				return fmt.Errorf("--audience %q: a token has one audience; ask for one", audience)
+			}
 			id, err := enrollclient.Load(dir)
 			if err != nil {
 				return err
@@ -36,9 +46,9 @@ certificate's key can use it. With --json it prints the whole token response.`,
 				clientID = id.ID.ClientID
 			}
 			src, err := tokenclient.New(tokenclient.Config{
-				TokenURL:    strings.TrimRight(server, "/") + "/oauth2/token",
+				TokenURL:    server + "/oauth2/token",
 				ClientID:    clientID,
-				Scopes:      strings.Fields(scope),
+				Scopes:      scope,
 				Audience:    audience,
 				HTTPClient:  id.HTTPClient(),
 				Certificate: id.Leaf,
@@ -63,12 +73,11 @@ certificate's key can use it. With --json it prints the whole token response.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&server, "server", "https://localhost:8443", "certbound server URL")
-	f.StringVar(&dir, "dir", "", "identity directory written by `certbound enroll`")
+	f.StringVar(&server, "server", "https://localhost:8443", "certbound server URL (https only)")
+	f.StringVar(&dir, "dir", "", "identity directory written by certbound enroll (required)")
 	f.StringVar(&clientID, "client", "", "client id (default: the one in the certificate)")
-	f.StringVar(&scope, "scope", "", "scopes to request, space-separated (default: all the client's)")
-	f.StringVar(&audience, "audience", "", "audience to request (default: the client's first)")
+	f.Var(newListValue(&scope), "scope", "scopes to request: a list separated by spaces or commas, or repeat the flag (default: all the client's)")
+	f.StringVar(&audience, "audience", "", "the one audience to request (default: the client's first)")
 	f.BoolVar(&asJSON, "json", false, "print the token response as JSON")
-	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

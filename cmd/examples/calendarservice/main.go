@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string) int {
 	var (
 		idf    identity.Flags
 		listen = fs.String("listen", "127.0.0.1:9444", "HTTPS listen address")
-		issuer = fs.String("issuer", os.Getenv("CERTBOUND_ISSUER"), "issuer of the tokens, as `certbound serve --issuer` (env CERTBOUND_ISSUER; default: --server)")
+		issuer = fs.String("issuer", os.Getenv("CERTBOUND_ISSUER"), "issuer of the tokens: the issuer certbound serve logs at start (env CERTBOUND_ISSUER; default: --server)")
 		dns    = fs.String("dns", "", "comma-separated DNS names for this service's certificate, requested at enrollment (the enrollment token must allow them); callers that check the SPIFFE ID, as taskservice does, need none")
 	)
 	idf.Register(fs, "calendarservice-identity")

@@ -52,7 +52,10 @@ type Certificate struct {
 	SupersededBy     string     `json:"superseded_by,omitempty"`
 	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
 	RevocationReason string     `json:"revocation_reason,omitempty"`
-	Status           string     `json:"status"` // active, expired, revoked, superseded
+	Status           string     `json:"status"` // active, superseded, expired or revoked; when several apply: revoked, then expired, then superseded
+	// AlreadyRevoked is set in the answer to a revocation of a certificate
+	// that was revoked before: nothing changed, RevokedAt is the first one.
+	AlreadyRevoked bool `json:"already_revoked,omitempty"`
 }
 
 // Certificates is a page of GET /v1/certificates.

@@ -149,22 +149,22 @@ func Restore(ctx context.Context, archive, dataDir string) (*Manifest, error) {
 	}
 	files, m, err := read(archive)
 	if err != nil {
-		return nil, err
+		return nil, err // "restore: …" already
 	}
 	parent := filepath.Dir(filepath.Clean(dataDir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	stage, err := os.MkdirTemp(parent, ".certbound-restore-*")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	defer os.RemoveAll(stage)
 	if err := os.Chmod(stage, 0o700); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	if err := os.Mkdir(filepath.Join(stage, caDir), 0o700); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	for name, data := range files {
 		mode := os.FileMode(0o600)
@@ -172,16 +172,16 @@ func Restore(ctx context.Context, archive, dataDir string) (*Manifest, error) {
 			mode = 0o644
 		}
 		if err := certs.WriteFileAtomic(filepath.Join(stage, filepath.FromSlash(name)), data, mode); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("restore: %w", err)
 		}
 	}
 	if err := check(ctx, stage, m); err != nil {
-		return nil, err
+		return nil, err // "restore: …" already
 	}
 	_ = os.Remove(filepath.Join(dataDir, datalock.FileName)) // not held: checked above
 	_ = os.Remove(dataDir)                                   // an empty directory may stand in the way
 	if err := os.Rename(stage, dataDir); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	return m, nil
 }
@@ -190,12 +190,12 @@ func Restore(ctx context.Context, archive, dataDir string) (*Manifest, error) {
 func read(archive string) (map[string][]byte, *Manifest, error) {
 	f, err := os.Open(archive)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("restore: %w", err)
 	}
 	defer f.Close()
 	gz, err := gzip.NewReader(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("backup: not a certbound backup: %w", err)
+		return nil, nil, fmt.Errorf("restore: not a certbound backup: %w", err)
 	}
 	tr := tar.NewReader(gz)
 	files := map[string][]byte{}
@@ -206,14 +206,14 @@ func read(archive string) (map[string][]byte, *Manifest, error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("backup: corrupt archive: %w", err)
+			return nil, nil, fmt.Errorf("restore: corrupt archive: %w", err)
 		}
 		if h.Typeflag != tar.TypeReg || !allowed(h.Name) {
-			return nil, nil, fmt.Errorf("backup: unexpected member %q", h.Name)
+			return nil, nil, fmt.Errorf("restore: unexpected member %q", h.Name)
 		}
 		data, err := io.ReadAll(io.LimitReader(tr, maxFileBytes+1))
 		if err != nil || len(data) > maxFileBytes {
-			return nil, nil, fmt.Errorf("backup: member %s unreadable or too large", h.Name)
+			return nil, nil, fmt.Errorf("restore: member %s unreadable or too large", h.Name)
 		}
 		if h.Name == manifestFile {
 			manifest = data
@@ -223,20 +223,20 @@ func read(archive string) (map[string][]byte, *Manifest, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(manifest, &m); err != nil || m.Format != 1 {
-		return nil, nil, errors.New("backup: missing or unknown manifest")
+		return nil, nil, errors.New("restore: missing or unknown manifest")
 	}
 	if len(m.Files) != len(files) {
-		return nil, nil, errors.New("backup: the archive does not match its manifest")
+		return nil, nil, errors.New("restore: the archive does not match its manifest")
 	}
 	for name, data := range files {
 		sum := sha256.Sum256(data)
 		if want, ok := m.Files[name]; !ok || want != hex.EncodeToString(sum[:]) {
-			return nil, nil, fmt.Errorf("backup: %s does not match its checksum", name)
+			return nil, nil, fmt.Errorf("restore: %s does not match its checksum", name)
 		}
 	}
 	for _, required := range []string{dbFile, path.Join(caDir, ca.RootCertFile), path.Join(caDir, ca.IntermediateCertFile), path.Join(caDir, ca.IntermediateKeyFile)} {
 		if _, ok := files[required]; !ok {
-			return nil, nil, fmt.Errorf("backup: %s is missing", required)
+			return nil, nil, fmt.Errorf("restore: %s is missing", required)
 		}
 	}
 	return files, &m, nil
@@ -266,7 +266,7 @@ func check(ctx context.Context, dir string, m *Manifest) error {
 	defer db.Close()
 	res, err := db.IntegrityCheck(ctx)
 	if err != nil || res != "ok" {
-		return fmt.Errorf("backup: database integrity check: %q %v", res, err)
+		return fmt.Errorf("restore: database integrity check: %q %v", res, err)
 	}
 	root, err := os.ReadFile(filepath.Join(dir, caDir, ca.RootCertFile))
 	if err != nil {
@@ -274,11 +274,11 @@ func check(ctx context.Context, dir string, m *Manifest) error {
 	}
 	rc, err := certs.ParseCertificate(root)
 	if err != nil || certs.Fingerprint(rc.Raw) != m.RootFingerprint {
-		return errors.New("backup: the root certificate does not match the manifest")
+		return errors.New("restore: the root certificate does not match the manifest")
 	}
 	_, err = ca.New(ca.Config{Dir: filepath.Join(dir, caDir), Status: db})
 	if err != nil && !errors.Is(err, ca.ErrPassword) {
-		return fmt.Errorf("backup: the CA does not load: %w", err)
+		return fmt.Errorf("restore: the CA does not load: %w", err)
 	}
 	return nil
 }

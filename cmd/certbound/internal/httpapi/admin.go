@@ -52,16 +52,10 @@ func (a *API) createEnrollToken(c echo.Context) error {
 func viewCertificate(r storage.Certificate, now time.Time) adminapi.Certificate {
 	v := adminapi.Certificate{Serial: r.Serial, ClientID: r.ClientID, Fingerprint: r.Fingerprint, NotBefore: r.NotBefore,
 		NotAfter: r.NotAfter, RenewedFrom: r.RenewedFrom, SupersededBy: r.SupersededBy, RevocationReason: r.RevocationReason}
-	switch {
-	case r.Revoked():
+	v.Status = string(r.State(now))
+	if r.Revoked() {
 		t := r.RevokedAt
-		v.RevokedAt, v.Status = &t, "revoked"
-	case !now.Before(r.NotAfter):
-		v.Status = "expired"
-	case r.SupersededBy != "":
-		v.Status = "superseded"
-	default:
-		v.Status = "active"
+		v.RevokedAt = &t
 	}
 	return v
 }
@@ -113,11 +107,18 @@ func (a *API) revokeCertificate(c echo.Context) error {
 			return err
 		}
 	}
-	rec, err := a.enroll.Revoke(c.Request().Context(), c.Param("serial"), req.Reason)
+	rec, revoked, err := a.enroll.Revoke(c.Request().Context(), c.Param("serial"), req.Reason)
 	if err != nil {
 		return err
 	}
 	c.Set(ctxSerial, rec.Serial)
 	c.Set(ctxClientID, rec.ClientID)
-	return c.JSON(http.StatusOK, viewCertificate(rec, a.now()))
+	v := viewCertificate(rec, a.now())
+	if !revoked {
+		// Revoked before: 200 with the first revocation, and no second
+		// certificate.revoked row (an empty event type writes none).
+		c.Set(ctxEvent, "")
+		v.AlreadyRevoked = true
+	}
+	return c.JSON(http.StatusOK, v)
 }

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -74,13 +76,13 @@ func classify(err error) *apiError {
 	case errors.As(err, &oauthErr):
 		return fromOAuth(oauthErr)
 	case errors.Is(err, tokenex.ErrNotFound):
-		return &apiError{Status: 404, Code: codeNotFound, Description: "client not found"}
+		return &apiError{Status: 404, Code: codeNotFound, Description: "client not found", Reason: "client_not_found"}
 	case errors.Is(err, tokenex.ErrConflict):
-		return &apiError{Status: 409, Code: codeConflict, Description: "a client with this id already exists"}
+		return &apiError{Status: 409, Code: codeConflict, Description: "a client with this id already exists", Reason: "client_exists"}
 
 	// Enrollment and renewal.
 	case errors.Is(err, enroll.ErrTokenInvalid):
-		return &apiError{Status: 401, Code: codeInvalidToken, Description: "enrollment token is invalid, expired or already used", Challenge: challengeEnroll}
+		return &apiError{Status: 401, Code: codeInvalidToken, Description: "enrollment token is invalid, expired or already used", Challenge: challengeEnroll, Reason: "token_invalid"}
 	case errors.As(err, &reserved):
 		// 400 when minting (the request is wrong), 403 at enrollment or
 		// renewal (the token or certificate predates the reservation).
@@ -89,21 +91,21 @@ func classify(err error) *apiError {
 		}
 		return &apiError{Status: 403, Code: codeAccessDenied, Description: reserved.Error(), Reason: "reserved_name"}
 	case errors.As(err, &nameErr):
-		return &apiError{Status: 403, Code: codeAccessDenied, Description: nameErr.Error()}
+		return &apiError{Status: 403, Code: codeAccessDenied, Description: nameErr.Error(), Reason: "dns_not_allowed"}
 	case errors.Is(err, enroll.ErrBadCSR):
-		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error()}
+		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error(), Reason: "bad_csr"}
 	case errors.Is(err, enroll.ErrClientDisabled):
-		return &apiError{Status: 403, Code: codeAccessDenied, Description: "client is disabled"}
+		return &apiError{Status: 403, Code: codeAccessDenied, Description: "client is disabled", Reason: "client_disabled"}
 	case errors.Is(err, enroll.ErrAlreadyRenewed):
 		return &apiError{Status: 403, Code: codeAccessDenied, Description: "this certificate was already renewed; use the newest one", Reason: "possible_clone"}
 	case errors.Is(err, enroll.ErrRevoked):
 		return &apiError{Status: 401, Code: codeUnauthorized, Description: "client certificate is not acceptable", Challenge: challengeMTLS, Reason: "revoked"}
 	case errors.Is(err, enroll.ErrInvalidRequest):
-		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error()}
+		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error(), Reason: "bad_request"}
 	case errors.Is(err, enroll.ErrNotFound):
-		return &apiError{Status: 404, Code: codeNotFound, Description: "client not found"}
+		return &apiError{Status: 404, Code: codeNotFound, Description: "client not found", Reason: "client_not_found"}
 	case errors.Is(err, enroll.ErrCertificateNotFound):
-		return &apiError{Status: 404, Code: codeNotFound, Description: "certificate not found"}
+		return &apiError{Status: 404, Code: codeNotFound, Description: "certificate not found", Reason: "certificate_not_found"}
 
 	// The TLS peer (ca.VerifyClient): one answer for every refusal, the
 	// reason to the log only.
@@ -116,9 +118,9 @@ func classify(err error) *apiError {
 	case errors.As(err, &policyErr):
 		// The profile refused what the request asked for; its Reason is
 		// written to be shown.
-		return &apiError{Status: 400, Code: codeInvalidRequest, Description: policyErr.Field + ": " + policyErr.Reason}
+		return &apiError{Status: 400, Code: codeInvalidRequest, Description: policyErr.Field + ": " + policyErr.Reason, Reason: "policy_refused"}
 	case errors.Is(err, certs.ErrInvalidID):
-		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error()}
+		return &apiError{Status: 400, Code: codeInvalidRequest, Description: err.Error(), Reason: "invalid_client_id"}
 	// Admin keys (SPEC §14), before the generic storage rows they wrap.
 	case errors.Is(err, storage.ErrAdminKeyNotFound):
 		return &apiError{Status: 404, Code: codeNotFound, Description: "admin key not found", Reason: "unknown_admin_key"}
@@ -129,9 +131,9 @@ func classify(err error) *apiError {
 	case errors.Is(err, storage.ErrLastAdminKey):
 		return &apiError{Status: 409, Code: codeConflict, Description: "this is the last valid admin key: create another one before revoking it", Reason: "last_admin_key"}
 	case errors.Is(err, storage.ErrNotFound):
-		return &apiError{Status: 404, Code: codeNotFound, Description: "not found"}
+		return &apiError{Status: 404, Code: codeNotFound, Description: "not found", Reason: "not_found"}
 	case errors.Is(err, storage.ErrConflict):
-		return &apiError{Status: 409, Code: codeConflict, Description: "already exists"}
+		return &apiError{Status: 409, Code: codeConflict, Description: "already exists", Reason: "conflict"}
 
 	case errors.As(err, &he):
 		return fromEcho(he)
@@ -168,16 +170,45 @@ func peerReason(err error) string {
 	return "unknown"
 }
 
+// reasonForStatus is the log and audit reason of a refusal that carries no
+// more specific one: a short non-secret code like the token path's, never
+// an HTTP status text.
+func reasonForStatus(status int) string {
+	switch {
+	case status == 400:
+		return "bad_request"
+	case status == 401:
+		return "unauthorized"
+	case status == 403:
+		return "forbidden"
+	case status == 404:
+		return "not_found"
+	case status == 405:
+		return "method_not_allowed"
+	case status == 409:
+		return "conflict"
+	case status == 413:
+		return "body_too_large"
+	case status == 415:
+		return "unsupported_media_type"
+	case status == 429:
+		return "rate_limited"
+	case status >= 500:
+		return "internal"
+	}
+	return "status_" + strconv.Itoa(status)
+}
+
 func fromEcho(he *echo.HTTPError) *apiError {
 	switch he.Code {
 	case http.StatusNotFound:
-		return &apiError{Status: 404, Code: codeNotFound, Description: "no such route"}
+		return &apiError{Status: 404, Code: codeNotFound, Description: "no such route", Reason: "no_route"}
 	case http.StatusMethodNotAllowed:
-		return &apiError{Status: 405, Code: codeMethodNotAllowed, Description: "method not allowed on this route"}
+		return &apiError{Status: 405, Code: codeMethodNotAllowed, Description: "method not allowed on this route", Reason: "method_not_allowed"}
 	case http.StatusRequestEntityTooLarge:
-		return &apiError{Status: 413, Code: codeTooLarge, Description: "request body larger than 64 KiB"}
+		return &apiError{Status: 413, Code: codeTooLarge, Description: "request body larger than 64 KiB", Reason: "body_too_large"}
 	case http.StatusUnsupportedMediaType:
-		return &apiError{Status: 415, Code: codeUnsupportedMediaType, Description: "expected Content-Type: application/json"}
+		return &apiError{Status: 415, Code: codeUnsupportedMediaType, Description: "expected Content-Type: application/json", Reason: "unsupported_media_type"}
 	}
 	if he.Code >= 400 && he.Code < 500 {
 		return &apiError{Status: he.Code, Code: codeInvalidRequest, Description: http.StatusText(he.Code)}
@@ -207,9 +238,7 @@ func (a *API) handleError(err error, c echo.Context) {
 		attrs := append([]slog.Attr{slog.String("request_id", requestID(c))}, suspect.LogAttrs()...)
 		a.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "possible cloned certificate: a certificate of a suspect lineage was used", attrs...)
 	}
-	if ae.Reason != "" {
-		c.Set(ctxReason, ae.Reason)
-	}
+	c.Set(ctxReason, cmp.Or(ae.Reason, reasonForStatus(ae.Status)))
 	h := c.Response().Header()
 	if ae.Challenge != "" {
 		h.Set(echo.HeaderWWWAuthenticate, ae.Challenge)

@@ -121,13 +121,16 @@ func (a *API) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err) // renders the response now, so the status below is right
 		}
 		status := c.Response().Status
-		a.observe(c, status, time.Since(start))
+		took := time.Since(start)
+		a.observe(c, status, took)
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", c.Request().Method),
 			slog.String("route", routeOf(c)),
 			slog.Int("status", status),
-			slog.Duration("latency", time.Since(start)),
+			// Milliseconds as a number, the same in text and JSON (a
+			// slog.Duration is "1.2ms" in text but bare nanoseconds in JSON).
+			slog.Float64("latency_ms", float64(took.Microseconds())/1000),
 			slog.String("remote", c.RealIP()),
 		}
 		if v, ok := c.Get(ctxClientID).(string); ok && v != "" {

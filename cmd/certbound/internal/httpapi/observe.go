@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"net/http"
+	"cmp"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -86,10 +86,7 @@ func (a *API) eventFor(c echo.Context, route string, status int) (storage.AuditE
 		}
 	} else {
 		e.Type = types[1]
-		e.Reason = reason
-		if e.Reason == "" {
-			e.Reason = http.StatusText(status)
-		}
+		e.Reason = cmp.Or(reason, reasonForStatus(status))
 	}
 	if e.Type == "client.created" || e.Type == "client.changed" || e.Type == "client.deleted" ||
 		e.Type == "client.disabled" || e.Type == "client.enabled" || e.Type == "enrollment_token.minted" {

@@ -100,7 +100,7 @@ var (
 	descKeyRetire = prometheus.NewDesc("certbound_signing_key_publish_until_timestamp_seconds",
 		"When a retired token-signing key leaves the JWKS (0 for the current key).", []string{"kid"}, nil)
 	descActive = prometheus.NewDesc("certbound_certificates_active",
-		"Issued certificates valid now and not revoked.", nil, nil)
+		"Certificates in state active: unexpired, not revoked, not superseded by a renewal (each client's current one).", nil, nil)
 	descExpiring = prometheus.NewDesc("certbound_certificates_expiring_24h",
 		"Active certificates that expire within 24 hours.", nil, nil)
 	descAuditDropped = prometheus.NewDesc("certbound_audit_events_dropped_total",

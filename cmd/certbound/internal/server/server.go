@@ -38,7 +38,9 @@ type Config struct {
 	DNS []string
 	// TrustDomain of the SPIFFE IDs. Zero: "certbound.local".
 	TrustDomain string
-	// Issuer is the OAuth issuer identifier. Zero: "https://localhost:8443".
+	// Issuer is the OAuth issuer identifier. Zero: DefaultIssuer(Listen, DNS),
+	// https://<first DNS name>:<Listen's port>, so that a server on another
+	// port or name does not advertise another server's URL.
 	Issuer string
 	// CertLifetime of issued leaves. Zero: 24h; at most 168h.
 	CertLifetime time.Duration
@@ -91,7 +93,7 @@ func (c *Config) setDefaults() {
 		c.DNS = []string{"localhost", "127.0.0.1"}
 	}
 	if c.Issuer == "" {
-		c.Issuer = "https://localhost:8443"
+		c.Issuer, _ = DefaultIssuer(c.Listen, c.DNS) // Open refuses an empty one
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -134,6 +136,10 @@ const serverCertLifetime = 30 * 24 * time.Hour
 // creates the database and the admin key; later it reuses them.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.setDefaults()
+	if cfg.Issuer == "" {
+		_, err := DefaultIssuer(cfg.Listen, cfg.DNS)
+		return nil, err
+	}
 	log := cfg.Logger
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err

@@ -122,7 +122,7 @@ type Flags struct {
 // Register defines --server, --fingerprint, --token and --identity-dir on fs.
 func (f *Flags) Register(fs *flag.FlagSet, defaultDir string) {
 	fs.StringVar(&f.Server, "server", envOr("CERTBOUND_SERVER", "https://localhost:8443"), "certbound server URL (env CERTBOUND_SERVER)")
-	fs.StringVar(&f.Fingerprint, "fingerprint", os.Getenv("CERTBOUND_FINGERPRINT"), "SHA-256 fingerprint of certbound's root, as `certbound serve` logs it; needed to enroll (env CERTBOUND_FINGERPRINT)")
+	fs.StringVar(&f.Fingerprint, "fingerprint", os.Getenv("CERTBOUND_FINGERPRINT"), "SHA-256 fingerprint of certbound's root, root_fingerprint_sha256 in certbound serve's start log; needed to enroll (env CERTBOUND_FINGERPRINT)")
 	fs.StringVar(&f.Token, "token", "", "one-time enrollment token; needed only the first time (env CERTBOUND_TOKEN, preferred: flags show in the process list)")
 	fs.StringVar(&f.Dir, "identity-dir", defaultDir, "directory holding this service's key.pem, cert.pem and ca.pem")
 }
