@@ -33,7 +33,7 @@ type listedAdminKey struct {
 	State      string     `json:"state"`
 }
 
-type auditRow struct {
+type adminAuditRow struct {
 	Type      string `json:"type"`
 	ClientID  string `json:"client_id"`
 	Reason    string `json:"reason"`
@@ -92,12 +92,12 @@ func as(t *testing.T, s *servertest.Server, key, method, path string, body any) 
 }
 
 // waitForAudit reads the audit trail until it holds every wanted type.
-func waitForAudit(t *testing.T, s *servertest.Server, want ...string) []auditRow {
+func waitForAudit(t *testing.T, s *servertest.Server, want ...string) []adminAuditRow {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var trail struct {
-			Events []auditRow `json:"events"`
+			Events []adminAuditRow `json:"events"`
 		}
 		s.Admin(t, "GET", "/v1/audit", nil).JSON(t, &trail)
 		seen := map[string]bool{}
