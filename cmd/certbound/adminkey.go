@@ -11,8 +11,6 @@ import (
 )
 
 func newAdminKeyCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "admin-key", Short: "Create, list and revoke admin API keys"}
-
 	var createFlags adminFlags
 	var ttl string
 	create := &cobra.Command{
@@ -97,8 +95,7 @@ func newAdminKeyCommand() *cobra.Command {
 	}
 	revokeFlags.register(revoke)
 
-	cmd.AddCommand(create, list, revoke)
-	return cmd
+	return newGroupCommand("admin-key", "Create, list and revoke admin API keys", create, list, revoke)
 }
 
 func validity(expires *time.Time) string {
