@@ -2,6 +2,7 @@ package certs_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -270,4 +271,19 @@ func FuzzParseCertificates(f *testing.F) {
 			t.Fatal("no error and no certificate")
 		}
 	})
+}
+
+func TestFindPinned(t *testing.T) {
+	a := &x509.Certificate{Raw: []byte("certificate a")}
+	b := &x509.Certificate{Raw: []byte("certificate b")}
+	pinB := sha256.Sum256(b.Raw)
+	if got := certs.FindPinned([]*x509.Certificate{a, b}, pinB[:]); got != b {
+		t.Fatalf("accept/second of two: got %v, want b", got)
+	}
+	if got := certs.FindPinned([]*x509.Certificate{a}, pinB[:]); got != nil {
+		t.Fatalf("reject/not among them: got %v", got)
+	}
+	if got := certs.FindPinned([]*x509.Certificate{a, b}, pinB[:16]); got != nil {
+		t.Fatalf("reject/truncated pin: got %v", got)
+	}
 }

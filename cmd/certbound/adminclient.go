@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -169,13 +168,7 @@ func fetchPinnedRoot(ctx context.Context, base, fingerprint string) (*x509.Certi
 	if err != nil {
 		return nil, fmt.Errorf("fetch the root: %w", err)
 	}
-	var found *x509.Certificate
-	for _, r := range roots {
-		sum := sha256.Sum256(r.Raw)
-		if subtle.ConstantTimeCompare(sum[:], pin) == 1 {
-			found = r
-		}
-	}
+	found := certs.FindPinned(roots, pin)
 	if found == nil {
 		return nil, errFingerprintMismatch
 	}

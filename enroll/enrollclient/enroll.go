@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -180,13 +179,7 @@ func pinnedRoot(bundle, pin []byte) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: root bundle: %w", ErrBadResponse, err)
 	}
-	var found *x509.Certificate
-	for _, r := range roots {
-		sum := sha256.Sum256(r.Raw)
-		if subtle.ConstantTimeCompare(sum[:], pin) == 1 {
-			found = r
-		}
-	}
+	found := certs.FindPinned(roots, pin)
 	if found == nil {
 		got := make([]string, len(roots))
 		for i, r := range roots {
