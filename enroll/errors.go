@@ -50,3 +50,14 @@ func (e *ReservedNameError) Error() string {
 	return fmt.Sprintf("%s is certbound's own server name (serve --dns); a service certificate may not carry it", e.Name)
 }
 func (e *ReservedNameError) Unwrap() error { return ErrReservedName }
+
+// TokenRefusal is an enrollment refused for its token. It wraps
+// ErrTokenInvalid, so the caller's answer is the same whatever the Reason;
+// Reason (token_unknown, token_used, token_expired, or token_invalid when
+// the token could not be read again) is for the log and the audit trail,
+// where telling a replay from an expiry matters. It holds no secret.
+type TokenRefusal struct{ Reason string }
+
+func (e *TokenRefusal) Error() string { return ErrTokenInvalid.Error() + " (" + e.Reason + ")" }
+
+func (e *TokenRefusal) Unwrap() error { return ErrTokenInvalid }

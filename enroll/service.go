@@ -35,6 +35,7 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	InsertEnrollToken(ctx context.Context, t storage.EnrollToken) error
 	RedeemEnrollToken(ctx context.Context, hash []byte, now time.Time, issue storage.IssueFunc) (storage.Certificate, error)
+	EnrollTokenState(ctx context.Context, hash []byte, now time.Time) (string, error)
 	RenewCertificate(ctx context.Context, oldSerial string, now time.Time, issue storage.RenewFunc) (storage.Certificate, error)
 	CertificateStore
 
@@ -228,7 +229,7 @@ func (s *Service) Enroll(ctx context.Context, token secret.Secret, csrPEM []byte
 		return record(leaf, client.ID, s.now()), nil
 	})
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrTokenInvalid
+		return nil, s.tokenRefusal(ctx, token.Hash())
 	}
 	if err != nil {
 		return nil, err
@@ -392,4 +393,15 @@ func requestedNames(csr *x509.CertificateRequest, clientID string, allowed []str
 		}
 	}
 	return names, nil
+}
+
+// tokenRefusal says, for the log and the audit trail only, why a token was
+// refused: a second read after the failed redemption, on the failure path
+// alone. The caller's answer is ErrTokenInvalid whatever it finds.
+func (s *Service) tokenRefusal(ctx context.Context, hash []byte) error {
+	state, err := s.store.EnrollTokenState(ctx, hash, s.now())
+	if err != nil || state == storage.TokenValid { // valid: it changed since (a client deleted, a race)
+		return &TokenRefusal{Reason: "token_invalid"}
+	}
+	return &TokenRefusal{Reason: "token_" + state}
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 )
 
@@ -85,4 +86,35 @@ func (db *DB) DeleteExpiredEnrollTokens(ctx context.Context, cutoff time.Time) (
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// Enrollment token states, as EnrollTokenState reports them.
+const (
+	TokenUnknown = "unknown"
+	TokenUsed    = "used"
+	TokenExpired = "expired"
+	TokenValid   = "valid"
+)
+
+// EnrollTokenState says why a token with this hash would be refused at
+// now: unknown (never minted, pruned, or its client deleted), used (a
+// replay) or expired; valid if it is neither. It is read after a refusal,
+// for the log and the audit trail only: the caller's answer stays the same
+// for all three.
+func (db *DB) EnrollTokenState(ctx context.Context, hash []byte, now time.Time) (string, error) {
+	var expiresAt int64
+	var usedAt sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT expires_at, used_at FROM enroll_tokens WHERE hash = ?`, hash).
+		Scan(&expiresAt, &usedAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return TokenUnknown, nil
+	case err != nil:
+		return "", err
+	case usedAt.Valid:
+		return TokenUsed, nil
+	case expiresAt <= unix(now):
+		return TokenExpired, nil
+	}
+	return TokenValid, nil
 }

@@ -82,7 +82,13 @@ func classify(err error) *apiError {
 
 	// Enrollment and renewal.
 	case errors.Is(err, enroll.ErrTokenInvalid):
-		return &apiError{Status: 401, Code: codeInvalidToken, Description: "enrollment token is invalid, expired or already used", Challenge: challengeEnroll, Reason: "token_invalid"}
+		// One answer for unknown, used and expired tokens (STYLE C6); the
+		// reason, for the log and the audit trail, tells them apart.
+		reason := "token_invalid"
+		if r := (*enroll.TokenRefusal)(nil); errors.As(err, &r) {
+			reason = r.Reason
+		}
+		return &apiError{Status: 401, Code: codeInvalidToken, Description: "enrollment token is invalid, expired or already used", Challenge: challengeEnroll, Reason: reason}
 	case errors.As(err, &reserved):
 		// 400 when minting (the request is wrong), 403 at enrollment or
 		// renewal (the token or certificate predates the reservation).

@@ -174,9 +174,18 @@ func TestRefusalReasonsAreCodes(t *testing.T) {
 	s.Admin(t, "POST", "/v1/clients", map[string]any{"client_id": "Bad Id", "scope": "a", "audience": []string{"b"}})
 	s.Admin(t, "POST", "/v1/clients", map[string]any{"client_id": "svc", "scope": "a", "audience": []string{"b"}})
 	s.Admin(t, "POST", "/v1/clients/nobody/enrollment-tokens", nil)
+	// A replay and an expiry answer exactly as an unknown token does, but the
+	// trail tells them apart.
+	s.Enroll(t, good)
+	s.Do(t, nil, "POST", "/v1/enroll", map[string]string{"token": good, "csr": servertest.CSR(t, key)})
+	late := s.MintToken(t, "svc")
+	s.Advance(16 * time.Minute)
+	s.Do(t, nil, "POST", "/v1/enroll", map[string]string{"token": late, "csr": servertest.CSR(t, key)})
 
 	want := map[string]string{
-		"enrollment.refused 1":       "token_invalid",
+		"enrollment.refused 1":       "token_unknown",
+		"enrollment.refused 4":       "token_used",
+		"enrollment.refused 5":       "token_expired",
 		"enrollment.refused 2":       "bad_csr",
 		"enrollment.refused 3":       "dns_not_allowed",
 		"client.refused 1":           "bad_request",
