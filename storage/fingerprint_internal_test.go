@@ -17,27 +17,7 @@ import (
 // introspection makes still finds them.
 func TestMigrationToRevokedOnlyFingerprintIndexKeepsEveryRecord(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v4.db")
-	raw, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := migrations.ReadDir("migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries[:4] {
-		body, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := raw.ExecContext(ctx, string(body)); err != nil {
-			t.Fatalf("%s: %v", e.Name(), err)
-		}
-	}
-	if _, err := raw.ExecContext(ctx, "PRAGMA user_version = 4"); err != nil {
-		t.Fatal(err)
-	}
+	raw, path := databaseAtVersion(t, 4)
 	const rows = 300 // every third revoked, every seventh used
 	for i := range rows {
 		var revoked, used any

@@ -3,8 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -16,27 +14,7 @@ import (
 // same id does not share.
 func TestMigrationGivesEveryClientAGeneration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v5.db")
-	raw, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := migrations.ReadDir("migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries[:5] {
-		body, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := raw.ExecContext(ctx, string(body)); err != nil {
-			t.Fatalf("%s: %v", e.Name(), err)
-		}
-	}
-	if _, err := raw.ExecContext(ctx, "PRAGMA user_version = 5"); err != nil {
-		t.Fatal(err)
-	}
+	raw, path := databaseAtVersion(t, 5)
 	for _, id := range []string{"a", "b"} {
 		if _, err := raw.ExecContext(ctx, `INSERT INTO clients (id, auth_method, created_at, updated_at) VALUES (?, 'tls_client_auth', 1, 1)`, id); err != nil {
 			t.Fatal(err)
