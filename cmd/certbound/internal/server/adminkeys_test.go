@@ -8,11 +8,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certbound/certbound/certs/secret"
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
 	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
 )
@@ -31,14 +33,6 @@ type listedAdminKey struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 	State      string     `json:"state"`
-}
-
-type adminAuditRow struct {
-	Type      string `json:"type"`
-	ClientID  string `json:"client_id"`
-	Reason    string `json:"reason"`
-	AdminKey  string `json:"admin_key"`
-	TargetKey string `json:"target_key"`
 }
 
 // createAdminKey creates an admin key with the bootstrap key and returns it.
@@ -92,30 +86,21 @@ func as(t *testing.T, s *servertest.Server, key, method, path string, body any) 
 }
 
 // waitForAudit reads the audit trail until it holds every wanted type.
-func waitForAudit(t *testing.T, s *servertest.Server, want ...string) []adminAuditRow {
+func waitForAudit(t *testing.T, s *servertest.Server, want ...string) []adminapi.AuditEvent {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var trail struct {
-			Events []adminAuditRow `json:"events"`
-		}
-		s.Admin(t, "GET", "/v1/audit", nil).JSON(t, &trail)
-		seen := map[string]bool{}
-		for _, e := range trail.Events {
-			seen[e.Type] = true
-		}
-		missing := false
+	hasAll := func(ev []adminapi.AuditEvent) bool {
 		for _, w := range want {
-			missing = missing || !seen[w]
+			if !slices.ContainsFunc(ev, func(e adminapi.AuditEvent) bool { return e.Type == w }) {
+				return false
+			}
 		}
-		if !missing {
-			return trail.Events
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("audit trail lacks one of %v: %+v", want, trail.Events)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return true
 	}
+	ev := s.AuditUntil(t, hasAll)
+	if !hasAll(ev) {
+		t.Fatalf("audit trail lacks one of %v: %+v", want, ev)
+	}
+	return ev
 }
 
 func TestAdminKeyCreateUseRevokeWithoutRestart(t *testing.T) {

@@ -13,33 +13,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
 	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
 )
-
-type auditRow struct {
-	Type     string `json:"type"`
-	ClientID string `json:"client_id"`
-	Serial   string `json:"serial"`
-	Reason   string `json:"reason"`
-}
-
-// auditUntil reads the audit trail until it holds n rows (the writer
-// flushes within 200 ms) or 10 s have passed.
-func auditUntil(t *testing.T, s *servertest.Server, n int) []auditRow {
-	t.Helper()
-	var trail struct {
-		Events []auditRow `json:"events"`
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.Admin(t, "GET", "/v1/audit?since=1h", nil).JSON(t, &trail)
-		if len(trail.Events) >= n || time.Now().After(deadline) {
-			return trail.Events
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func serials(t *testing.T, s *servertest.Server, query string) []string {
 	t.Helper()
@@ -150,7 +127,7 @@ func TestRevokingTwiceRecordsOneRevocation(t *testing.T) {
 	// A later row proves the writer flushed past the second revocation.
 	s.CreateClient(t, "marker", "a", "aud")
 	var revoked int
-	for _, e := range auditUntil(t, s, 5) {
+	for _, e := range atLeast(t, s, 5) {
 		if e.Type == "certificate.revoked" {
 			revoked++
 		}
@@ -194,7 +171,7 @@ func TestRefusalReasonsAreCodes(t *testing.T) {
 	}
 	got := map[string]string{}
 	seen := map[string]int{}
-	for _, e := range auditUntil(t, s, 2+len(want)) {
+	for _, e := range atLeast(t, s, 2+len(want)) {
 		if strings.HasSuffix(e.Type, ".refused") {
 			seen[e.Type]++
 			got[e.Type+" "+string(rune('0'+seen[e.Type]))] = e.Reason
@@ -246,3 +223,9 @@ func TestRequestLogLatencyHasAUnit(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// atLeast reads the audit trail until it holds n rows.
+func atLeast(t *testing.T, s *servertest.Server, n int) []adminapi.AuditEvent {
+	t.Helper()
+	return s.AuditUntil(t, func(ev []adminapi.AuditEvent) bool { return len(ev) >= n })
+}

@@ -4,11 +4,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
 	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
 )
@@ -35,25 +35,10 @@ func TestMetricsAndAuditTrailAfterAScenario(t *testing.T) {
 	s.Admin(t, "PATCH", "/v1/clients/task-service", map[string]bool{"disabled": true})
 
 	// The audit trail, read through the admin API (the writer flushes within 200 ms).
-	var trail struct {
-		Events []struct {
-			Type     string `json:"type"`
-			ClientID string `json:"client_id"`
-			Serial   string `json:"serial"`
-			Reason   string `json:"reason"`
-		} `json:"events"`
-	}
 	want := []string{"client.created", "enrollment_token.minted", "certificate.issued", "token.issued", "token.refused", "admin.auth_failed", "client.disabled"}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.Admin(t, "GET", "/v1/audit?since=1h", nil).JSON(t, &trail)
-		if len(trail.Events) >= len(want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	events := s.AuditUntil(t, func(ev []adminapi.AuditEvent) bool { return len(ev) >= len(want) })
 	var got []string
-	for _, e := range trail.Events {
+	for _, e := range events {
 		got = append(got, e.Type)
 		if e.Type == "certificate.issued" && (e.Serial != issued.Serial || e.ClientID != "task-service") {
 			t.Errorf("certificate.issued event %+v", e)

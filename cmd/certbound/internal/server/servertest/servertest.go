@@ -31,6 +31,7 @@ import (
 	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/ca/catest"
 	"github.com/certbound/certbound/certs"
+	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
 	"github.com/certbound/certbound/storage"
 )
@@ -412,4 +413,20 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// AuditUntil reads the whole audit trail (GET /v1/audit) until done says it
+// holds what the test waits for, or 10 s have passed, and returns the last
+// read: the writer flushes off the request path, within 200 ms.
+func (s *Server) AuditUntil(t testing.TB, done func([]adminapi.AuditEvent) bool) []adminapi.AuditEvent {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var page adminapi.AuditEvents
+		s.Admin(t, "GET", "/v1/audit", nil).JSON(t, &page)
+		if done(page.Events) || time.Now().After(deadline) {
+			return page.Events
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
