@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
@@ -40,16 +36,7 @@ func serials(t *testing.T, s *servertest.Server, query string) []string {
 
 func activeGauge(t *testing.T, s *servertest.Server) float64 {
 	t.Helper()
-	resp, err := http.Get(s.MetricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fams := s.Metrics(t)
 	g := fams["certbound_certificates_active"]
 	if g == nil {
 		t.Fatal("no certbound_certificates_active")

@@ -1,12 +1,8 @@
 package server_test
 
 import (
-	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
@@ -58,16 +54,7 @@ func TestMetricsAndAuditTrailAfterAScenario(t *testing.T) {
 	}
 
 	// The metrics: histograms filled per route, events by type and client.
-	resp, err := http.Get(s.MetricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fams := s.Metrics(t)
 	routes := map[string]uint64{}
 	for _, m := range fams["certbound_http_request_duration_seconds"].GetMetric() {
 		for _, l := range m.GetLabel() {

@@ -28,6 +28,10 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/ca/catest"
 	"github.com/certbound/certbound/certs"
@@ -429,4 +433,21 @@ func (s *Server) AuditUntil(t testing.TB, done func([]adminapi.AuditEvent) bool)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Metrics scrapes the metrics listener (the server must have one, see
+// MetricsURL) and returns the metric families by name.
+func (s *Server) Metrics(t testing.TB) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(s.MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
 }
