@@ -206,3 +206,11 @@ func BackupTo(ctx context.Context, srcPath, destPath string) error {
 	}
 	return os.Chmod(destPath, 0o600)
 }
+
+var _ Store = (*DB)(nil)
+
+// Ping reports whether the database answers: one query on the read pool.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
