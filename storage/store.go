@@ -70,3 +70,67 @@ type Store interface {
 	// Close releases the store; nothing may be called afterwards.
 	Close() error
 }
+
+// Staleness bounds of everything a replica caches from a database that other
+// processes also write (SPEC §13). NotifiedStaleness holds while the
+// replica's notification connection is up; MaxStaleness holds in every case
+// (a full reload on reconnect and on a timer).
+const (
+	NotifiedStaleness = time.Second
+	MaxStaleness      = 30 * time.Second
+)
+
+// ChangeKind names what another process changed.
+type ChangeKind string
+
+const (
+	ChangeClients      ChangeKind = "clients"      // a client created, changed, disabled or deleted
+	ChangeCertificates ChangeKind = "certificates" // a certificate revoked, its lineage marked, or records pruned
+	ChangeSigningKeys  ChangeKind = "signing_keys" // a signing key rotated
+	ChangeAdminKeys    ChangeKind = "admin_keys"   // an admin key created or revoked
+	// ChangeAll: notifications may have been missed (the notification
+	// connection was lost and is back, or the periodic reload is due):
+	// reload everything.
+	ChangeAll ChangeKind = "all"
+)
+
+// ChangeFeed is implemented by a backend whose database other processes
+// write too (PostgreSQL). The server's own caches above storage (admin
+// keys, signing keys) subscribe to it; the backend's own status cache
+// follows the same feed.
+type ChangeFeed interface {
+	// Subscribe calls fn, from one goroutine at a time, after any process
+	// committed a change of that kind — within NotifiedStaleness while the
+	// database is reachable — and with ChangeAll at least every
+	// MaxStaleness/2 and after every reconnect. cancel stops the calls.
+	Subscribe(fn func(ChangeKind)) (cancel func())
+}
+
+// CAMaterial is the CA as PEM: both certificates and both private keys, the
+// keys PKCS #8 encrypted with the CA password (a backend never sees them in
+// the clear).
+type CAMaterial struct {
+	RootCertPEM, RootKeyPEM                 []byte
+	IntermediateCertPEM, IntermediateKeyPEM []byte
+	CreatedAt                               time.Time
+}
+
+// SharedCA is implemented by a backend that keeps the CA in the database, so
+// that a new replica needs only the database URL and the CA password
+// (PostgreSQL). The SQLite default keeps the CA in <data-dir>/ca instead.
+type SharedCA interface {
+	// InitCA returns the stored CA, first calling create and storing its
+	// result when none is stored yet — once, however many processes call it
+	// at the same moment (the others wait and get the stored one). created
+	// reports whether this call's create was stored.
+	InitCA(ctx context.Context, create func() (CAMaterial, error)) (m CAMaterial, created bool, err error)
+	// LoadCA returns the stored CA, or ErrNotFound.
+	LoadCA(ctx context.Context) (CAMaterial, error)
+}
+
+// Clock is implemented by a backend whose replicas must agree on "now": its
+// Now is the local clock corrected by the offset to the database server's,
+// so that single use and expiry are decided the same way on every replica.
+type Clock interface {
+	Now() time.Time
+}
