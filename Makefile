@@ -18,6 +18,9 @@ README_TOOLS := bash curl openssl jq
 test: ## all tests, with the race detector; README.md's commands too (test/readme, see readme-check)
 	@for t in $(README_TOOLS); do command -v $$t >/dev/null || \
 		echo "*** $$t is missing: test/readme SKIPS, README.md's commands are NOT checked (needs $(README_TOOLS)) ***" >&2; done
+	@pg="$${CERTBOUND_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"; \
+		if ! command -v pg_isready >/dev/null || ! pg_isready -q -d "$$pg" 2>/dev/null; then \
+		echo "*** PostgreSQL at $${CERTBOUND_TEST_POSTGRES:-127.0.0.1:5432} is not reachable (or pg_isready is missing): the PostgreSQL suite (storage/postgres, the server on PostgreSQL, test/replicas) SKIPS; set CERTBOUND_TEST_POSTGRES=postgres://… ***" >&2; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 
