@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,6 +52,8 @@ type DB struct {
 	cache    statusCache
 	feed     feed
 	clock    clock
+
+	listenerPID atomic.Uint32 // the listener's server process, for tests
 
 	stop     context.CancelFunc // ends the background goroutines
 	wg       sync.WaitGroup

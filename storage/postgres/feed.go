@@ -45,6 +45,7 @@ func (db *DB) connectListener(ctx context.Context) (*pgx.Conn, error) {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, translate(err)
 	}
+	db.listenerPID.Store(conn.PgConn().PID())
 	return conn, nil
 }
 
