@@ -54,4 +54,3 @@ func columnList(columns string) []string {
 	}
 	return cols
 }
-
