@@ -33,6 +33,13 @@ func (db *DB) ExportRows(ctx context.Context, t storage.Table, fn func(row []any
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("storage: export %s: %w", t.Name, err)
 		}
+		for i, v := range row {
+			// The driver gives a zero-length BLOB as a nil []byte, which
+			// another backend would take for NULL; NULL itself is a nil any.
+			if b, ok := v.([]byte); ok && b == nil {
+				row[i] = []byte{}
+			}
+		}
 		if err := fn(row); err != nil {
 			return err
 		}
