@@ -11,16 +11,14 @@ import (
 )
 
 func newDBCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "db",
-		Short: "Move an install between SQLite and PostgreSQL",
-	}
-	cmd.AddCommand(newDBCopyCommand())
-	return cmd
+	return newGroupCommand("db", "Move an install between SQLite and PostgreSQL", newDBCopyCommand())
 }
 
 func newDBCopyCommand() *cobra.Command {
-	var from, to, dataDir, passwordFile string
+	var (
+		from, to, dataDir, passwordFile string
+		asJSON                          bool
+	)
 	cmd := &cobra.Command{
 		Use:   "copy --from <database> --to <database>",
 		Short: "Copy every record and the CA from SQLite to PostgreSQL or back (server stopped)",
@@ -51,6 +49,9 @@ the CA's root fingerprint. Any difference is an error.`,
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), sum)
+			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "TABLE\tROWS\tDIGEST")
 			for _, t := range sum.Tables {
@@ -66,5 +67,6 @@ the CA's root fingerprint. Any difference is an error.`,
 	f.StringVar(&to, "to", "", "the target database (empty: SQLite in --data-dir)")
 	f.StringVar(&dataDir, "data-dir", "./certbound-data", "the SQLite side's data dir")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the CA passphrase")
+	f.BoolVar(&asJSON, "json", false, "print JSON for programs")
 	return cmd
 }

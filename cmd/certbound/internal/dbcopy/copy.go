@@ -37,16 +37,16 @@ type Options struct {
 // TableSummary is one table after the copy: rows on each side and the
 // digest of every row, in order.
 type TableSummary struct {
-	Table        string
-	Rows         int
-	SourceDigest string
-	TargetDigest string
+	Table        string `json:"table"`
+	Rows         int    `json:"rows"`
+	SourceDigest string `json:"source_digest_sha256"`
+	TargetDigest string `json:"target_digest_sha256"`
 }
 
 // Summary is what a copy did; it is returned only when everything matched.
 type Summary struct {
-	Tables          []TableSummary
-	RootFingerprint string
+	Tables          []TableSummary `json:"tables"`
+	RootFingerprint string         `json:"root_fingerprint_sha256"`
 }
 
 // ErrMismatch: the target does not hold what the source does after the
