@@ -71,7 +71,7 @@ func TestLayering(t *testing.T) {
 	// what one backend alone can (backup, the benchmark seed) may name one;
 	// everything else talks to storage.Store.
 	backends := []string{"storage/sqlite", "storage/postgres"}
-	backendUsers := []string{"storage/backend", "cmd/certbound/internal/backup", "cmd/certbound/internal/dbcopy", "cmd/bench"}
+	backendUsers := []string{"storage/backend", "cmd/certbound/internal/backup", "cmd/bench"}
 	for _, p := range pkgs {
 		me := rel(p.ImportPath)
 		// R1: storage/backend is the one place that picks a backend: no

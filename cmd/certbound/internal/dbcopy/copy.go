@@ -15,13 +15,11 @@ import (
 	"github.com/certbound/certbound/cmd/certbound/internal/datalock"
 	"github.com/certbound/certbound/storage"
 	"github.com/certbound/certbound/storage/backend"
-	"github.com/certbound/certbound/storage/postgres"
-	"github.com/certbound/certbound/storage/sqlite"
 )
 
 // File names inside a SQLite data dir (as the server lays it out).
 const (
-	databaseFile = "certbound.db"
+	databaseFile = backend.SQLiteFile
 	caDir        = "ca"
 )
 
@@ -104,12 +102,12 @@ func toPostgres(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	src, err := sqlite.Open(ctx, dbPath)
+	src, err := open(ctx, backend.Config{DataDir: opts.DataDir})
 	if err != nil {
 		return Summary{}, err
 	}
 	defer src.Close()
-	dst, err := postgres.Open(ctx, opts.To, postgres.Options{PoolSize: 2, Migrate: true})
+	dst, err := openShared(ctx, backend.Config{Database: opts.To, PoolSize: 2, Migrate: true})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -162,7 +160,7 @@ func toSQLite(ctx context.Context, opts Options) (sum Summary, err error) {
 		return Summary{}, err
 	}
 	defer lock.Release()
-	src, err := postgres.Open(ctx, opts.From, postgres.Options{PoolSize: 2})
+	src, err := openShared(ctx, backend.Config{Database: opts.From, PoolSize: 2})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -179,7 +177,7 @@ func toSQLite(ctx context.Context, opts Options) (sum Summary, err error) {
 	if err := ca.WriteMaterial(filepath.Join(opts.DataDir, caDir), material); err != nil {
 		return Summary{}, err
 	}
-	dst, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, databaseFile))
+	dst, err := open(ctx, backend.Config{DataDir: opts.DataDir})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -192,6 +190,49 @@ func toSQLite(ctx context.Context, opts Options) (sum Summary, err error) {
 		return Summary{}, err
 	}
 	return verify(ctx, src, dst, sourceFP, written, opts.Password)
+}
+
+// installation is an opened store with what a copy needs of it: the rows of
+// either backend, and on PostgreSQL the CA in the database and its clock.
+type installation interface {
+	storage.Store
+	storage.RowCopier
+}
+
+// sharedInstallation is a PostgreSQL installation.
+type sharedInstallation interface {
+	installation
+	storage.SharedCA
+	storage.Clock
+}
+
+// open opens the store cfg names through storage/backend, the one place that
+// picks a backend.
+func open(ctx context.Context, cfg backend.Config) (installation, error) {
+	st, err := backend.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	inst, ok := st.(installation)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("dbcopy: the %T backend cannot export or import rows", st)
+	}
+	return inst, nil
+}
+
+// openShared opens a database that keeps the CA (PostgreSQL).
+func openShared(ctx context.Context, cfg backend.Config) (sharedInstallation, error) {
+	inst, err := open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	shared, ok := inst.(sharedInstallation)
+	if !ok {
+		inst.Close()
+		return nil, fmt.Errorf("dbcopy: %s does not keep the CA in the database", backend.Redacted(cfg.Database))
+	}
+	return shared, nil
 }
 
 // emptyDir refuses a data dir that exists and holds anything.
