@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"crypto/tls"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/storage/postgres/pgtest"
 )
 
@@ -61,6 +63,36 @@ func TestMigrateThenServeWithMigrateFalse(t *testing.T) {
 	if got := readyStatus(t, "127.0.0.1:"+port); got != http.StatusOK {
 		t.Fatalf("/v1/ready: %d", got)
 	}
+	// The fingerprint to pin comes from the database, where the CA is.
+	fp, stderr, err := run(t, dir, nil, "", "ca", "fingerprint", "--database", url)
+	if err != nil {
+		t.Fatalf("ca fingerprint --database: %v %s", err, stderr)
+	}
+	if want := servedRootFingerprint(t, "127.0.0.1:"+port); strings.TrimSpace(fp) != want {
+		t.Fatalf("ca fingerprint --database = %q, the server serves %s", fp, want)
+	}
+}
+
+// servedRootFingerprint fetches GET /v1/roots (unverified: the test only
+// compares it with what the CLI read from the database).
+func servedRootFingerprint(t *testing.T, addr string) string {
+	t.Helper()
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // compared, not trusted
+	resp, err := hc.Get("https://" + addr + "/v1/roots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	pem, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := certs.ParseCertificate(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs.Fingerprint(root.Raw)
 }
 
 // TestServeOnPostgreSQLNeedsAPassword: the refusal says why and which flag.
