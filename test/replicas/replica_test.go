@@ -205,4 +205,3 @@ func tail(s string, n int) string {
 	}
 	return fmt.Sprintf("[%d lines omitted]\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "")
 }
-
