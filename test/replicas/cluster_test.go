@@ -54,6 +54,10 @@ func newCluster(t testing.TB, database string, n int, extra ...string) *cluster 
 		r.args = append([]string{
 			"--data-dir", r.dataDir,
 			"--database", database,
+			// Three or four clusters of three replicas may run at once on the
+			// machine's PostgreSQL next to other packages' tests:
+			// 3 × (4 + 1 listener) connections each.
+			"--database-pool-size", "4",
 			"--password-file", c.password,
 			"--listen", addr,
 			"--dns", "localhost", "--dns", "127.0.0.1",
