@@ -82,7 +82,7 @@ func TestNoReplicaSignsWithANewKeyBeforeEveryReplicaPublishesIt(t *testing.T) {
 				t.Fatalf("round %d: JWKS of %s: %v", round, r.name, err)
 			}
 			if !set[oldKid] {
-				t.Errorf("round %d: %s no longer publishes the old key %s, whose tokens are still valid", round, r.name, oldKid)
+				t.Fatalf("round %d: %s no longer publishes the old key %s, whose tokens are still valid", round, r.name, oldKid)
 			}
 			if set[newKid] {
 				if published[i] == 0 {
