@@ -2,7 +2,6 @@ package replicas
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -112,8 +111,11 @@ func (p *tokenPoll) requireRefusedWithin(t *testing.T, changed time.Time, bound 
 			t.Fatalf("replica %s answered %v; want a token or 401 invalid_client", p.r.name, err)
 		}
 		late := lastGood.Sub(changed)
-		t.Logf("replica %s: refused %s after the change (last token for a request sent %s after it)", p.r.name,
-			time.Since(changed).Round(time.Millisecond), fmt.Sprint(max(late, 0).Round(time.Millisecond)))
+		if lastGood.IsZero() {
+			late = 0
+		}
+		t.Logf("replica %s: refused %s after the change; the last request it answered with a token was sent %s after it",
+			p.r.name, time.Since(changed).Round(time.Millisecond), late.Round(time.Millisecond))
 		if late > bound {
 			t.Fatalf("replica %s issued a token for a request sent %s after the change; the bound is %s", p.r.name, late.Round(time.Millisecond), bound)
 		}
