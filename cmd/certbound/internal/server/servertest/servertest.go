@@ -7,6 +7,7 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -37,7 +38,7 @@ import (
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
-	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/sqlite"
 )
 
 // Server is a running certbound server.
@@ -88,6 +89,22 @@ func WithCA(c *catest.CA) Option {
 			if err := os.WriteFile(filepath.Join(dst, name), data, mode); err != nil {
 				panic(fmt.Sprintf("servertest: %v", err))
 			}
+		}
+	}
+}
+
+// TestPassword is the CA password WithDatabase sets when the test sets none.
+const TestPassword = "servertest: the CA password"
+
+// WithDatabase runs the server on the database url (a pgtest.URL: PostgreSQL)
+// with a pool of 3 connections and, unless an earlier option set one,
+// TestPassword as the CA password (required there). Pass it to Restart too.
+func WithDatabase(url string) Option {
+	return func(cfg *server.Config) {
+		cfg.Database = url
+		cfg.DatabasePoolSize = 3
+		if len(cfg.CAPassword) == 0 {
+			cfg.CAPassword = []byte(TestPassword)
 		}
 	}
 }
@@ -151,11 +168,15 @@ func (s *Server) start(t testing.TB, cfg server.Config) *Server {
 	s.Roots = x509.NewCertPool()
 	s.Roots.AddCert(srv.Authority().Root())
 	s.anon = s.HTTPClient()
+	// A replica on a shared database that did not create the bootstrap key
+	// has no key file: the test sets AdminKey from the one that has.
 	key, err := os.ReadFile(filepath.Join(s.DataDir, server.AdminKeyFile))
-	if err != nil {
+	switch {
+	case err == nil:
+		s.AdminKey = strings.TrimSpace(string(key))
+	case cfg.Database == "" || !errors.Is(err, os.ErrNotExist):
 		t.Fatal(err)
 	}
-	s.AdminKey = strings.TrimSpace(string(key))
 	return s
 }
 
@@ -184,9 +205,9 @@ func (s *Server) DBPath() string { return filepath.Join(s.DataDir, server.Databa
 
 // OpenDB opens the server's database read-only, next to the running server;
 // it is closed when the test ends.
-func (s *Server) OpenDB(t testing.TB) *storage.DB {
+func (s *Server) OpenDB(t testing.TB) *sqlite.DB {
 	t.Helper()
-	db, err := storage.OpenReadOnly(context.Background(), s.DBPath())
+	db, err := sqlite.OpenReadOnly(context.Background(), s.DBPath())
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
@@ -194,8 +215,8 @@ func (s *Server) OpenDB(t testing.TB) *storage.DB {
 	return db
 }
 
-// Snapshot digests the server's database (storage.Snapshot).
-func (s *Server) Snapshot(t testing.TB, db *storage.DB) storage.Snapshot {
+// Snapshot digests the server's database (sqlite.Snapshot).
+func (s *Server) Snapshot(t testing.TB, db *sqlite.DB) sqlite.Snapshot {
 	t.Helper()
 	snap, err := db.Snapshot(context.Background())
 	if err != nil {
