@@ -42,10 +42,16 @@ func TestChangesOnOneReplicaApplyOnEveryReplicaWithinTheStalenessBounds(t *testi
 	t.Run("B's notification connection killed, revoked on A, refused on B within 30 s", func(t *testing.T) {
 		id := c.enrolledClient(t, a, "revoked-unnotified")
 		p := c.newTokenPoll(t, b, id)
+		// B is frozen while its listener is cut and the revocation commits,
+		// so that B cannot have listened again in time to hear it: the
+		// notification is lost for certain, and only B's recovery from a
+		// lost listener (or its periodic reload) can bring the change.
+		b.freeze()
 		backend := terminateListener(t, db, b)
 		c.revoke(ctx, a, id.serial)
 		changed := time.Now()
-		t.Logf("terminated B's listener (backend pid %d), then revoked on A", backend)
+		b.thaw()
+		t.Logf("froze B, terminated its listener (backend pid %d), revoked on A, thawed B", backend)
 		p.requireRefusedWithin(t, changed, storage.MaxStaleness)
 	})
 }

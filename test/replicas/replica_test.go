@@ -90,6 +90,18 @@ func (r *replica) kill() {
 	<-done
 }
 
+// freeze stops the process (SIGSTOP) without ending it or its connections,
+// as a long pause would; thaw resumes it (SIGCONT).
+func (r *replica) freeze() {
+	cmd, _ := r.current()
+	_ = cmd.Process.Signal(syscall.SIGSTOP)
+}
+
+func (r *replica) thaw() {
+	cmd, _ := r.current()
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+}
+
 // stop sends SIGTERM (graceful shutdown) and SIGKILL after 15 s.
 func (r *replica) stop() error {
 	cmd, done := r.current()
@@ -97,6 +109,7 @@ func (r *replica) stop() error {
 		return nil
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGCONT) // in case a failed test left it frozen
 	select {
 	case <-done:
 		return nil
