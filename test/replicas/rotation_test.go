@@ -12,7 +12,9 @@ import (
 )
 
 // TestNoReplicaSignsWithANewKeyBeforeEveryReplicaPublishesIt rotates the
-// signing key on A and then, round after round, takes a token from every
+// signing key on A while B is frozen: no replica may sign with the new key
+// while B, which has not run since before the rotation, cannot have
+// published it. Then, round after round, it takes a token from every
 // replica and only then reads every replica's JWKS. A token signed with the
 // new kid in a round whose later JWKS reads lack that kid on some replica is
 // a definite violation: that replica did not publish the key when the token
@@ -47,11 +49,35 @@ func TestNoReplicaSignsWithANewKeyBeforeEveryReplicaPublishesIt(t *testing.T) {
 		}
 	}
 
+	// B is frozen from before the rotation for frozenFor: whatever its
+	// caches and its listener, it cannot publish the new key meanwhile, so
+	// a token signed with it by A or C in that time is a violation for
+	// certain, however fast B would have caught up once running.
+	const frozenFor = 2 * time.Second
+	b := c.replicas[1]
+	b.freeze()
 	newKid := c.rotate(ctx, c.replicas[0])
 	rotated := time.Now()
 	if newKid == oldKid {
+		b.thaw()
 		t.Fatalf("rotation returned the current kid %s", newKid)
 	}
+	for time.Since(rotated) < frozenFor {
+		for _, i := range []int{0, 2} {
+			tok, err := c.token(ctx, tokenClients[i], c.replicas[i], id)
+			if err != nil {
+				b.thaw()
+				t.Fatalf("token on %s: %v", c.replicas[i].name, err)
+			}
+			if kidOf(tok) == newKid {
+				b.thaw()
+				t.Fatalf("%s signed with the new key %s %s after the rotation, while B (frozen since before it) could not publish it",
+					c.replicas[i].name, newKid, time.Since(rotated).Round(time.Millisecond))
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.thaw()
 	published := make([]time.Duration, len(c.replicas)) // first round whose JWKS listed it
 	signed := make([]time.Duration, len(c.replicas))    // first round whose token used it
 	newTokens := make([]string, len(c.replicas))
