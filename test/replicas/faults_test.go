@@ -118,7 +118,8 @@ func TestCrashesAndDatabaseRestartsUnderLoadLoseNothingAndNeedNoRestart(t *testi
 }
 
 // load is the mixed load of the fault test: each worker owns one client and
-// cycles through enrollment, tokens and renewal on random replicas.
+// cycles through enrollment (now and then replaying the redeemed token),
+// tokens and renewal on random replicas.
 type load struct {
 	c      *cluster
 	ledger *ledger
@@ -180,7 +181,11 @@ func (l *load) enroll(ctx context.Context, clientID string) *identity {
 		case err == nil:
 			l.ledger.note("enroll", nil, false)
 			sum := sha256.Sum256([]byte(token))
-			l.ledger.received(id, "token "+hex.EncodeToString(sum[:6]), "")
+			name := "token " + hex.EncodeToString(sum[:6])
+			l.ledger.received(id, name, "")
+			if rand.IntN(3) == 0 {
+				l.replay(ctx, hc, token, name, key)
+			}
 			return id
 		case unavailable(err):
 			l.ledger.note("enroll", err, false)
@@ -195,6 +200,20 @@ func (l *load) enroll(ctx context.Context, clientID string) *identity {
 		}
 	}
 	return nil
+}
+
+// replay sends a token that was just redeemed again, to a random replica,
+// as a client that timed out and retried would: it must be refused (401),
+// or get no answer at all.
+func (l *load) replay(ctx context.Context, hc *http.Client, token, name string, key *identity) {
+	id, err := l.c.enroll(ctx, hc, l.replica(), token, key)
+	if ctx.Err() != nil {
+		return
+	}
+	l.ledger.note("replay", err, err == nil || status(err) != http.StatusUnauthorized && !unavailable(err))
+	if err == nil {
+		l.ledger.received(id, name, "")
+	}
 }
 
 // renew renews id once on a random replica and returns the successor; nil
@@ -249,7 +268,11 @@ func (l *ledger) note(op string, err error, wrong bool) {
 	}
 	l.counts[op+" "+outcome]++
 	if wrong {
-		l.violations = append(l.violations, fmt.Sprintf("%s: %v", op, err))
+		what := fmt.Sprint(err)
+		if err == nil {
+			what = "accepted"
+		}
+		l.violations = append(l.violations, op+": "+what)
 	}
 }
 
