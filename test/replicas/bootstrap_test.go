@@ -12,6 +12,7 @@ import (
 // the same root, and exactly one bootstrap admin key exists, in the database
 // and on disk.
 func TestThreeReplicasStartedTogetherOnAnEmptyDatabaseShareOneCA(t *testing.T) {
+	t.Parallel() // no timed assertion: it may share the CPU with the long tests
 	db := sharedDatabase(t)
 	c := startCluster(t, db, 3)
 	ctx := context.Background()

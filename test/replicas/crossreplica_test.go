@@ -17,6 +17,7 @@ import (
 // uses (enrollclient, tokenclient, verify), as a load balancer would spread
 // it: every step works on a replica that did not do the step before.
 func TestEnrollOnARenewOnBTokenOnCVerifiedWithBsJWKSIntrospectedOnA(t *testing.T) {
+	t.Parallel() // no timed assertion: it may share the CPU with the long tests
 	db := sharedDatabase(t)
 	c := startCluster(t, db, 3)
 	a, b, cc := c.replicas[0], c.replicas[1], c.replicas[2]

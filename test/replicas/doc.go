@@ -22,6 +22,10 @@
 //
 // The only timed assertions are the staleness bounds SPEC §13 sets (1 s
 // while the database is reachable, 30 s in every case); everything else
-// polls with a deadline. -short shrinks the loops of the fault test; CI
-// runs the full version.
+// polls with a deadline. The tests that measure those bounds, and the
+// single-use races, run on their own; the others (t.Parallel) run after
+// them, two at a time on two cores: the rotation test spends some 90 s
+// waiting for the new key's activation (storage.MaxStaleness plus the clock
+// skew) while the fault test runs. -short shrinks the loops; CI runs the
+// full version (about three minutes on two cores).
 package replicas

@@ -36,7 +36,7 @@ import (
 //
 // -short does 3 kills and 1 database restart.
 func TestCrashesAndDatabaseRestartsUnderLoadLoseNothingAndNeedNoRestart(t *testing.T) {
-	t.Parallel() // mostly waiting for processes; its database is its own
+	t.Parallel() // after the timed tests; next to the rotation test, which mostly waits
 	pg := startPrivatePG(t)
 	c := startCluster(t, pg.url, 3)
 	ctx := context.Background()

@@ -18,7 +18,7 @@ func TestOneEnrollmentTokenRedeemedOnThreeReplicasAtOnceYieldsOneCertificate(t *
 	c := startCluster(t, db, 3)
 	ctx := context.Background()
 	const perReplica = 50
-	rounds := 3
+	rounds := 2
 	if testing.Short() {
 		rounds = 1
 	}
