@@ -51,6 +51,8 @@ func (r *replica) start() error {
 	cmd := exec.Command(binary, append([]string{"serve"}, r.args...)...)
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = &r.log, &r.log
+	// A test binary killed by its timeout leaves no replica behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", r.name, err)
 	}
