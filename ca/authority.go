@@ -13,12 +13,17 @@ import (
 	"github.com/certbound/certbound/certs"
 )
 
-// Config configures New. Dir and Status are required.
+// Config configures New. Status and one of Dir or Material are required.
 type Config struct {
 	// Dir is the CA directory made by Bootstrap (the server passes <data-dir>/ca).
+	// Ignored when Material is set.
 	Dir string
-	// Password decrypts intermediate.key when it is encrypted. Zero means the
-	// key must be unencrypted; an encrypted key then fails with ErrPassword.
+	// Material is the CA as PEM bytes (NewMaterial; the server loads it from
+	// a database that replicas share). Nil means the CA is read from Dir.
+	// Its RootKeyPEM is never parsed, just as New never reads root.key.
+	Material *Material
+	// Password decrypts the intermediate key when it is encrypted. Zero means
+	// the key must be unencrypted; an encrypted key then fails with ErrPassword.
 	Password []byte
 	// TrustDomain is the SPIFFE trust domain of issued and accepted leaves.
 	// Zero means certs.DefaultTrustDomain ("certbound.local").
@@ -56,10 +61,10 @@ type Authority struct {
 	verified verifyCache // chains that verified, by leaf thumbprint
 }
 
-// New loads the CA in cfg.Dir. It never reads root.key: the root key can be
-// moved offline after Bootstrap and the server still runs. It refuses an
-// intermediate.key that group or others can access (certs.CheckPrivate), and
-// checks that the intermediate is a currently valid CA certificate signed by
+// New loads the CA in cfg.Dir, or from cfg.Material. It never reads root.key:
+// the root key can be moved offline after Bootstrap and the server still
+// runs. It refuses an intermediate.key file that group or others can access
+// (certs.CheckPrivate), and checks that the intermediate is a currently valid CA certificate signed by
 // the root whose public key matches intermediate.key (else ErrInconsistent).
 func New(cfg Config) (*Authority, error) {
 	if cfg.Status == nil {
@@ -76,15 +81,7 @@ func New(cfg Config) (*Authority, error) {
 	if cfg.Now != nil {
 		now = cfg.Now
 	}
-	root, err := readCertificate(filepath.Join(cfg.Dir, RootCertFile))
-	if err != nil {
-		return nil, err
-	}
-	intermediate, err := readCertificate(filepath.Join(cfg.Dir, IntermediateCertFile))
-	if err != nil {
-		return nil, err
-	}
-	signer, err := readSigner(filepath.Join(cfg.Dir, IntermediateKeyFile), cfg.Password)
+	root, intermediate, signer, err := load(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +108,29 @@ func New(cfg Config) (*Authority, error) {
 		a.anchors.AddCert(intermediate)
 	}
 	return a, nil
+}
+
+// load reads the root, the intermediate and its key from cfg.Material or,
+// without one, from the files in cfg.Dir.
+func load(cfg Config) (root, intermediate *x509.Certificate, signer crypto.Signer, err error) {
+	if m := cfg.Material; m != nil {
+		if root, err = parseCertificate(m.RootCertPEM, RootCertFile); err != nil {
+			return nil, nil, nil, err
+		}
+		if intermediate, err = parseCertificate(m.IntermediateCertPEM, IntermediateCertFile); err != nil {
+			return nil, nil, nil, err
+		}
+		signer, err = parseSigner(m.IntermediateKeyPEM, IntermediateKeyFile, cfg.Password)
+		return root, intermediate, signer, err
+	}
+	if root, err = readCertificate(filepath.Join(cfg.Dir, RootCertFile)); err != nil {
+		return nil, nil, nil, err
+	}
+	if intermediate, err = readCertificate(filepath.Join(cfg.Dir, IntermediateCertFile)); err != nil {
+		return nil, nil, nil, err
+	}
+	signer, err = readSigner(filepath.Join(cfg.Dir, IntermediateKeyFile), cfg.Password)
+	return root, intermediate, signer, err
 }
 
 // checkHierarchy makes sure the CA files fit together before the first

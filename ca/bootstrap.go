@@ -42,20 +42,12 @@ func Bootstrap(dir string, opts BootstrapOptions) (err error) {
 	if Exists(dir) {
 		return fmt.Errorf("%w: %s", ErrExists, dir)
 	}
-	name := opts.Name
-	if name == "" {
-		name = "certbound"
-	}
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
-	}
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return fmt.Errorf("ca: bootstrap: %w", err)
 	}
-	files, err := newCAFiles(name, now(), opts.Password)
+	m, err := NewMaterial(opts)
 	if err != nil {
-		return fmt.Errorf("ca: bootstrap: %w", err)
+		return err
 	}
 	var written []string
 	defer func() {
@@ -65,7 +57,7 @@ func Bootstrap(dir string, opts BootstrapOptions) (err error) {
 			}
 		}
 	}()
-	for _, f := range files {
+	for _, f := range m.files() {
 		p := filepath.Join(dir, f.name)
 		if err := certs.WriteFileAtomic(p, f.data, f.mode); err != nil {
 			return fmt.Errorf("ca: bootstrap: %w", err)
@@ -86,52 +78,59 @@ func Exists(dir string) bool {
 	return false
 }
 
+// now is opts.Now, or time.Now when unset.
+func (opts BootstrapOptions) now() time.Time {
+	if opts.Now != nil {
+		return opts.Now()
+	}
+	return time.Now()
+}
+
 type caFile struct {
 	name string
 	data []byte
 	mode os.FileMode
 }
 
-// newCAFiles makes both CA key pairs and certificates, in the order caFiles
-// lists them.
-func newCAFiles(name string, now time.Time, password []byte) ([]caFile, error) {
+// newMaterial makes both CA key pairs and certificates.
+func newMaterial(name string, now time.Time, password []byte) (Material, error) {
 	rootKey, err := keyutil.GenerateSigner("EC", "P-256", 0)
 	if err != nil {
-		return nil, err
+		return Material{}, err
 	}
 	intKey, err := keyutil.GenerateSigner("EC", "P-256", 0)
 	if err != nil {
-		return nil, err
+		return Material{}, err
 	}
 	rootTmpl, err := caTemplate(name+" Root CA", now, 1)
 	if err != nil {
-		return nil, err
+		return Material{}, err
 	}
 	root, err := sign(rootTmpl, rootTmpl, rootKey.Public(), rootKey)
 	if err != nil {
-		return nil, err
+		return Material{}, err
 	}
 	intTmpl, err := caTemplate(name+" Intermediate CA", now, 0)
 	if err != nil {
-		return nil, err
+		return Material{}, err
 	}
 	intermediate, err := sign(intTmpl, root, intKey.Public(), rootKey)
 	if err != nil {
-		return nil, err
+		return Material{}, err
 	}
 	rootKeyPEM, err := encodeKey(rootKey, password)
 	if err != nil {
-		return nil, err
+		return Material{}, err
 	}
 	intKeyPEM, err := encodeKey(intKey, password)
 	if err != nil {
-		return nil, err
+		return Material{}, err
 	}
-	return []caFile{
-		{RootKeyFile, rootKeyPEM, keyMode},
-		{RootCertFile, certs.EncodeCertificates(root), certMode},
-		{IntermediateKeyFile, intKeyPEM, keyMode},
-		{IntermediateCertFile, certs.EncodeCertificates(intermediate), certMode},
+	return Material{
+		RootCertPEM:         certs.EncodeCertificates(root),
+		RootKeyPEM:          rootKeyPEM,
+		IntermediateCertPEM: certs.EncodeCertificates(intermediate),
+		IntermediateKeyPEM:  intKeyPEM,
 	}, nil
 }
 

@@ -10,7 +10,10 @@
 //	                        passphrase-encrypted (PKCS #8, PBES2)
 //
 // [Bootstrap] creates the directory once; [New] loads it and never reads
-// root.key, so the root key can be removed after bootstrap.
+// root.key, so the root key can be removed after bootstrap. [NewMaterial]
+// makes the same CA as PEM bytes in memory ([Material]) and [New] loads
+// those too (Config.Material): that is how replicas on a shared database
+// share one CA, the server storing the bytes (keys encrypted) in the database.
 //
 // Guarantees:
 //   - Issuance policy is in profile.go, one function per certificate kind. A

@@ -1,7 +1,6 @@
 package ca
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
@@ -59,33 +58,7 @@ func readSigner(path string, password []byte) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
 	}
-	name := filepath.Base(path)
-	block, rest := pem.Decode(data)
-	if block == nil || len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fmt.Errorf("%w: %s must hold exactly one PEM private key", ErrInconsistent, name)
-	}
-	encrypted := block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] == "4,ENCRYPTED"
-	opts := []pemutil.Options{pemutil.WithFilename(name)}
-	if encrypted {
-		if len(password) == 0 {
-			return nil, fmt.Errorf("%w (%s)", ErrPassword, name)
-		}
-		opts = append(opts, pemutil.WithPassword(password))
-	}
-	key, err := pemutil.ParseKey(data, opts...)
-	if err != nil {
-		if encrypted {
-			// A wrong password shows as a padding error or, rarely, as
-			// garbage that fails to parse. Either way: ErrPassword.
-			return nil, fmt.Errorf("%w (%s)", ErrPassword, name)
-		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrInconsistent, name, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s does not hold a private key", ErrInconsistent, name)
-	}
-	return signer, nil
+	return parseSigner(data, filepath.Base(path), password)
 }
 
 // readCertificate loads the one PEM certificate at path.
@@ -94,9 +67,5 @@ func readCertificate(path string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
 	}
-	c, err := certs.ParseCertificate(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrInconsistent, filepath.Base(path), err)
-	}
-	return c, nil
+	return parseCertificate(data, filepath.Base(path))
 }

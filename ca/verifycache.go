@@ -41,6 +41,15 @@ func (v *verified) validAt(now time.Time) bool {
 // certificate's verdict would take a SHA-256 collision, the same assumption
 // the token binding rests on. Revocation and client status are never
 // cached here: VerifyClient asks the StatusSource on every call.
+//
+// Staleness bound: none needed, also with several replicas on one
+// database. An entry holds only facts about signatures, fixed once the leaf
+// and the Authority exist — the leaf's bytes (the key is their hash), the
+// chain to an immutable Authority's anchors, and the validity window checked
+// against the clock on every hit. Nothing another process can change makes
+// such a fact false: revocation, disabling and deletion live in the
+// StatusSource (with its own bound), and the CA replicas share never changes
+// under a running Authority (a new CA means a new process).
 type verifyCache struct {
 	mu sync.RWMutex
 	m  map[string]*verified // by thumbprint; guarded by mu

@@ -52,10 +52,13 @@
 // # Keys
 //
 // Signing keys live in storage (PKCS #8). Their kid is the RFC 7638 JWK
-// thumbprint. [Service.RotateKey] makes a new key current; the old one stays
-// in the JWKS until every token it signed has expired (MaxTokenTTL plus the
-// 60 s clock skew resource servers tolerate). The key set is immutable and
-// swapped atomically; JWKS and metadata bytes are computed once.
+// thumbprint. [Service.RotateKey] stores a new key that signs from now +
+// Config.ActivationDelay on (zero: at once) and is published from now on, so
+// that with several replicas every one publishes it before any signs with it;
+// the old key signs until then and stays in the JWKS until every token it
+// signed has expired (MaxTokenTTL plus the 60 s clock skew resource servers
+// tolerate). The key set is immutable and swapped atomically; JWKS and
+// metadata bytes are computed once per set.
 //
 // # Guarantees
 //

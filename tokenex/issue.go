@@ -114,7 +114,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*Token, err
 		claims.Cnf = &Confirmation{X5tS256: caller.Thumbprint}
 	}
 	claims.ClientGen = clientGeneration(c)
-	key := s.keys.Load().current
+	key := s.keySet().current
 	jws, err := key.sign(&claims)
 	if err != nil {
 		return nil, fmt.Errorf("tokenex: sign access token: %w", err)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -43,11 +44,19 @@ type signingKey struct {
 }
 
 // keySet is an immutable snapshot of the keys: Service.keys swaps whole sets.
+// Which key signs depends on the time as well as on the stored keys: a key
+// rotated with an activation delay (Config.ActivationDelay) is published at
+// once and signs only from its CreatedAt on, when the key before it retires.
+// So the set records when its answer changes (changes, expires) and keySet
+// rebuilds it in memory at that moment, without a database read or a timer:
+// every use after the activation time signs with the new key, on every
+// replica at the same time of the shared clock.
 type keySet struct {
-	current *signingKey   // signs new tokens; never nil
-	keys    []*signingKey // every published key, current first
+	current *signingKey   // signs new tokens at the time the set was built; never nil
+	keys    []*signingKey // every published key, current first, then newest first
 	jwks    []byte        // {"keys":[...]}, the public members only
 	expires time.Time     // earliest publishUntil among retired keys; zero if none
+	changes time.Time     // earliest future CreatedAt or RetiredAt: current may change then; zero if none
 }
 
 // lookup returns the published key with kid, or nil.
@@ -63,49 +72,106 @@ func (ks *keySet) lookup(kid string, now time.Time) *signingKey {
 	return nil
 }
 
-func newKeySet(current *signingKey, keys []*signingKey) *keySet {
-	ks := &keySet{current: current, keys: keys}
+// active reports whether k may sign at now: CreatedAt <= now < RetiredAt (or
+// not retired).
+func (k *signingKey) active(now time.Time) bool {
+	return !now.Before(k.createdAt) && (k.retiredAt.IsZero() || now.Before(k.retiredAt))
+}
+
+// newKeySet builds the set of keys (newest first, as SigningKeys lists them)
+// at now, leaving out retired keys whose publication has ended. The signing
+// key is the newest active one. When none is active yet — a first key whose
+// CreatedAt, stored by another replica, is a moment ahead of this clock —
+// it is the oldest key not retired, the one every replica publishes
+// already. Nil when no key can sign.
+func newKeySet(keys []*signingKey, now time.Time) *keySet {
+	var current *signingKey
+	for _, k := range keys {
+		if k.active(now) {
+			current = k
+			break
+		}
+	}
+	if current == nil {
+		for _, k := range slices.Backward(keys) {
+			if k.retiredAt.IsZero() || now.Before(k.retiredAt) {
+				current = k
+				break
+			}
+		}
+	}
+	if current == nil {
+		return nil
+	}
+	ks := &keySet{current: current, keys: []*signingKey{current}}
+	for _, k := range keys {
+		if k == current || (!k.retiredAt.IsZero() && !now.Before(k.publishUntil)) {
+			continue
+		}
+		ks.keys = append(ks.keys, k)
+	}
 	jwks := []byte(`{"keys":[`)
-	for i, k := range keys {
+	for i, k := range ks.keys {
 		if i > 0 {
 			jwks = append(jwks, ',')
 		}
 		jwks = append(jwks, k.jwk...)
-		if !k.retiredAt.IsZero() && (ks.expires.IsZero() || k.publishUntil.Before(ks.expires)) {
-			ks.expires = k.publishUntil
+		if !k.retiredAt.IsZero() {
+			ks.expires = earliest(ks.expires, k.publishUntil)
+		}
+		if now.Before(k.createdAt) {
+			ks.changes = earliest(ks.changes, k.createdAt)
+		}
+		if !k.retiredAt.IsZero() && now.Before(k.retiredAt) {
+			ks.changes = earliest(ks.changes, k.retiredAt)
 		}
 	}
 	ks.jwks = append(jwks, "]}"...)
 	return ks
 }
 
-// prune returns the set without the retired keys whose publication ended.
-func (ks *keySet) prune(now time.Time) *keySet {
-	var keep []*signingKey
-	for _, k := range ks.keys {
-		if k.retiredAt.IsZero() || now.Before(k.publishUntil) {
-			keep = append(keep, k)
-		}
+// earliest returns the earlier of a and b, where zero means none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
 	}
-	return newKeySet(ks.current, keep)
+	return a
 }
 
-// keySet returns the current snapshot, first dropping keys whose
-// publication has ended (no database access).
+// byAge returns the set's keys newest first (the order SigningKeys uses),
+// for rebuilding the set.
+func (ks *keySet) byAge() []*signingKey {
+	out := slices.Clone(ks.keys)
+	slices.SortStableFunc(out, func(a, b *signingKey) int { return b.createdAt.Compare(a.createdAt) })
+	return out
+}
+
+// keySet returns the current snapshot, first rebuilding it in memory when
+// the time passed a moment at which its answer changes: a retired key's
+// publication ended, or a pending key's activation came (no database
+// access).
 func (s *Service) keySet() *keySet {
 	for {
 		ks := s.keys.Load()
-		if ks.expires.IsZero() || s.now().Before(ks.expires) {
+		now := s.now()
+		if !due(ks.expires, now) && !due(ks.changes, now) {
 			return ks
 		}
-		if pruned := ks.prune(s.now()); s.keys.CompareAndSwap(ks, pruned) {
-			return pruned
+		next := newKeySet(ks.byAge(), now)
+		if next == nil {
+			return ks // cannot happen: the newest key never retires by time alone
+		}
+		if s.keys.CompareAndSwap(ks, next) {
+			return next
 		}
 	}
 }
 
+// due reports whether the moment t (zero: never) has come at now.
+func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+
 // PublishedKeys returns the kid of every published signing key and when it
-// leaves the JWKS: zero for the current key (for the expiry metrics).
+// leaves the JWKS: zero for keys not retired (for the expiry metrics).
 func (s *Service) PublishedKeys() map[string]time.Time {
 	out := map[string]time.Time{}
 	for _, k := range s.keySet().keys {
@@ -115,45 +181,63 @@ func (s *Service) PublishedKeys() map[string]time.Time {
 }
 
 // JWKS returns the JWK Set (RFC 7517 §5) of every published signing key —
-// the current one first, then retired ones whose tokens may still be alive —
-// with public members only, each with kid, use "sig" and alg. The bytes are
-// shared: callers must not modify them.
+// the current one first, then a pending one that signs from its activation
+// on, then retired ones whose tokens may still be alive — with public
+// members only, each with kid, use "sig" and alg. The bytes are shared:
+// callers must not modify them.
 func (s *Service) JWKS() []byte { return s.keySet().jwks }
 
-// CurrentKeyID returns the kid that signs new tokens.
-func (s *Service) CurrentKeyID() string { return s.keys.Load().current.kid }
+// CurrentKeyID returns the kid that signs new tokens now.
+func (s *Service) CurrentKeyID() string { return s.keySet().current.kid }
 
-// RotateKey makes a fresh key of the configured algorithm the signing key
-// and returns its kid. The previous key stops signing now but stays in the
-// JWKS until every token it signed has expired: MaxTokenTTL plus ClockSkew
-// from now. Other processes see the new key after their Reload.
-func (s *Service) RotateKey(ctx context.Context) (kid string, err error) {
-	now := s.now()
-	k, err := s.rotate(ctx, now)
-	if err != nil {
-		return "", err
-	}
-	if err := s.Reload(ctx); err != nil {
-		return "", err
-	}
-	return k.KID, nil
+// Rotation is what RotateKey did.
+type Rotation struct {
+	// KID is the new key's.
+	KID string
+	// ActiveAt is when it starts signing and the previous key retires: now
+	// plus Config.ActivationDelay. Until then it is published only.
+	ActiveAt time.Time
 }
 
-func (s *Service) rotate(ctx context.Context, now time.Time) (storage.SigningKey, error) {
-	rec, err := generateSigningKey(s.alg, now, s.keyPassword)
+// RotateKey stores a fresh key of the configured algorithm. It is published
+// at once and signs from now + Config.ActivationDelay on; the previous key
+// signs until that moment and stays in the JWKS until every token it signed
+// has expired: MaxTokenTTL plus ClockSkew after it. With a delay at least
+// the time every replica takes to reload (the server's: the change feed's
+// MaxStaleness plus ClockSkew), every replica publishes the new key before
+// any signs with it. Other processes see the new key after their Reload.
+func (s *Service) RotateKey(ctx context.Context) (Rotation, error) {
+	now := s.now()
+	k, err := s.rotate(ctx, now, s.activationDelay)
+	if err != nil {
+		return Rotation{}, err
+	}
+	if err := s.Reload(ctx); err != nil {
+		return Rotation{}, err
+	}
+	return Rotation{KID: k.KID, ActiveAt: k.CreatedAt}, nil
+}
+
+// rotate stores a new key that signs from now+delay on, retiring the keys
+// that sign until then at that moment (RotateSigningKey retires them at the
+// new key's CreatedAt).
+func (s *Service) rotate(ctx context.Context, now time.Time, delay time.Duration) (storage.SigningKey, error) {
+	activeAt := now.Add(delay)
+	rec, err := generateSigningKey(s.alg, activeAt, s.keyPassword)
 	if err != nil {
 		return storage.SigningKey{}, err
 	}
-	if err := s.store.RotateSigningKey(ctx, rec, now.Add(s.maxTTL+ClockSkew)); err != nil {
+	if err := s.store.RotateSigningKey(ctx, rec, activeAt.Add(s.maxTTL+ClockSkew)); err != nil {
 		return storage.SigningKey{}, fmt.Errorf("tokenex: store signing key: %w", err)
 	}
 	return rec, nil
 }
 
-// Reload reads the signing keys from the store and makes the newest current
-// one the signing key. Call it when another process may have rotated (the
-// `certbound keys rotate` command, say). Keys already loaded are not parsed
-// again. On error the previous key set stays in use.
+// Reload reads the signing keys from the store; the signing key is then the
+// newest key with CreatedAt <= now < RetiredAt (or not retired), and every
+// key the store lists is published. Call it when another process may have
+// rotated (the server calls it on the store's change feed). Keys already
+// loaded are not parsed again. On error the previous key set stays in use.
 func (s *Service) Reload(ctx context.Context) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -168,7 +252,6 @@ func (s *Service) Reload(ctx context.Context) error {
 			known[k.kid] = k
 		}
 	}
-	var current *signingKey
 	keys := make([]*signingKey, 0, len(recs))
 	for _, rec := range recs {
 		k, ok := known[rec.KID]
@@ -179,20 +262,13 @@ func (s *Service) Reload(ctx context.Context) error {
 			return err
 		}
 		k.retiredAt, k.publishUntil = rec.RetiredAt, rec.PublishUntil
-		if k.retiredAt.IsZero() && current == nil {
-			current = k // SigningKeys lists newest first
-			keys = append([]*signingKey{k}, keys...)
-			continue
-		}
-		if !k.retiredAt.IsZero() && !now.Before(k.publishUntil) {
-			continue
-		}
 		keys = append(keys, k)
 	}
-	if current == nil {
+	ks := newKeySet(keys, now)
+	if ks == nil {
 		return errors.New("tokenex: the store holds no current signing key")
 	}
-	s.keys.Store(newKeySet(current, keys))
+	s.keys.Store(ks)
 	return nil
 }
 
@@ -204,15 +280,22 @@ func (s *Service) initKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tokenex: load signing keys: %w", err)
 	}
-	var current *storage.SigningKey
+	var newest *storage.SigningKey // the newest key not retired: signing, or pending
 	for i := range recs {
 		if recs[i].RetiredAt.IsZero() {
-			current = &recs[i]
+			newest = &recs[i]
 			break
 		}
 	}
-	if current == nil || current.Alg != s.alg {
-		if _, err := s.rotate(ctx, now); err != nil {
+	switch {
+	case newest == nil:
+		// The first key: there is no other to sign with meanwhile, so it
+		// signs at once.
+		if _, err := s.rotate(ctx, now, 0); err != nil {
+			return err
+		}
+	case newest.Alg != s.alg:
+		if _, err := s.rotate(ctx, now, s.activationDelay); err != nil {
 			return err
 		}
 	}

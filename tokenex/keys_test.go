@@ -144,9 +144,13 @@ func TestRotation(t *testing.T) {
 	oldKID := f.svc.CurrentKeyID()
 	old := issue()
 	rotatedAt := f.clock.Now()
-	newKID, err := f.svc.RotateKey(ctx)
+	rot, err := f.svc.RotateKey(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	newKID := rot.KID
+	if !rot.ActiveAt.Equal(rotatedAt) {
+		t.Errorf("without a delay the new key signs from %v, want now (%v)", rot.ActiveAt, rotatedAt)
 	}
 	if newKID == oldKID || f.svc.CurrentKeyID() != newKID {
 		t.Fatalf("RotateKey = %s, current %s, old %s", newKID, f.svc.CurrentKeyID(), oldKID)
@@ -198,10 +202,11 @@ func TestReloadPicksUpRotationElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := f.svc.CurrentKeyID()
-	kid, err := other.RotateKey(t.Context())
+	rot, err := other.RotateKey(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
+	kid := rot.KID
 	if f.svc.CurrentKeyID() != before {
 		t.Fatal("the key changed without Reload")
 	}

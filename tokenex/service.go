@@ -109,24 +109,33 @@ type Config struct {
 	// a bound token names may still be used (clone lineage, enroll). Nil:
 	// only revocation counts.
 	Lineage LineageChecker
-	// Now returns the current time. Nil means time.Now.
+	// ActivationDelay is how long after RotateKey the new key starts
+	// signing; until then it is published in the JWKS only and the previous
+	// key signs. Zero: at once (one process on the database). With replicas,
+	// the time every replica takes to see a rotation (the server sets the
+	// change feed's storage.MaxStaleness plus ClockSkew), so that no replica
+	// signs with a key another does not publish yet.
+	ActivationDelay time.Duration
+	// Now returns the current time. Nil means time.Now. With replicas, a
+	// clock they agree on: activation times are compared with it.
 	Now func() time.Time
 }
 
 // Service is the authorization server core. Build it with New; it is safe
 // for concurrent use.
 type Service struct {
-	issuer      string // validated, never empty
-	store       Store  // never nil
-	peers       PeerVerifier
-	trustDomain string
-	defaultTTL  time.Duration // 0 < defaultTTL <= maxTTL
-	maxTTL      time.Duration
-	alg         string                      // ES256 or RS256
-	now         func() time.Time            // never nil
-	admit       func(clientID string) error // may be nil
-	lineage     LineageChecker              // may be nil
-	keyPassword []byte                      // encrypts signing keys at rest; may be empty
+	issuer          string // validated, never empty
+	store           Store  // never nil
+	peers           PeerVerifier
+	trustDomain     string
+	defaultTTL      time.Duration // 0 < defaultTTL <= maxTTL
+	maxTTL          time.Duration
+	alg             string                      // ES256 or RS256
+	now             func() time.Time            // never nil
+	admit           func(clientID string) error // may be nil
+	lineage         LineageChecker              // may be nil
+	keyPassword     []byte                      // encrypts signing keys at rest; may be empty
+	activationDelay time.Duration               // >= 0
 
 	keys      atomic.Pointer[keySet] // never nil after New; replaced whole, never mutated
 	reloadMu  sync.Mutex             // serialises Reload, so an older key set never replaces a newer one
@@ -145,18 +154,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, errors.New("tokenex: Config.Store is required")
 	}
 	s := &Service{
-		issuer:      cfg.Issuer,
-		store:       cfg.Store,
-		peers:       cfg.Peers,
-		trustDomain: cmp.Or(cfg.TrustDomain, certs.DefaultTrustDomain),
-		defaultTTL:  cmp.Or(cfg.DefaultTokenTTL, DefaultTokenTTL),
-		maxTTL:      cmp.Or(cfg.MaxTokenTTL, MaxTokenTTL),
-		alg:         cmp.Or(cfg.SigningAlg, ES256),
-		now:         cfg.Now,
-		admit:       cfg.Admit,
-		lineage:     cfg.Lineage,
-		keyPassword: cfg.KeyPassword,
-		dummyHash:   make([]byte, 32),
+		issuer:          cfg.Issuer,
+		store:           cfg.Store,
+		peers:           cfg.Peers,
+		trustDomain:     cmp.Or(cfg.TrustDomain, certs.DefaultTrustDomain),
+		defaultTTL:      cmp.Or(cfg.DefaultTokenTTL, DefaultTokenTTL),
+		maxTTL:          cmp.Or(cfg.MaxTokenTTL, MaxTokenTTL),
+		alg:             cmp.Or(cfg.SigningAlg, ES256),
+		now:             cfg.Now,
+		admit:           cfg.Admit,
+		lineage:         cfg.Lineage,
+		keyPassword:     cfg.KeyPassword,
+		activationDelay: cfg.ActivationDelay,
+		dummyHash:       make([]byte, 32),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -169,6 +179,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if s.maxTTL < time.Second || s.defaultTTL < time.Second || s.defaultTTL > s.maxTTL {
 		return nil, fmt.Errorf("tokenex: token lifetimes: default %v and max %v must be positive with default <= max", s.defaultTTL, s.maxTTL)
+	}
+	if cfg.ActivationDelay < 0 {
+		return nil, fmt.Errorf("tokenex: activation delay %v is negative", cfg.ActivationDelay)
 	}
 	if s.alg != ES256 && s.alg != RS256 {
 		return nil, fmt.Errorf("tokenex: signing algorithm %q: ES256 or RS256", s.alg)

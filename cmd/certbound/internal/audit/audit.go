@@ -16,10 +16,20 @@
 // transaction that issues or revokes them. Close flushes everything. If the
 // database falls so far behind that the queue is full, Record drops the
 // event rather than stall the request, and counts it (Dropped).
+//
+// When the database is unavailable (storage.ErrUnavailable: an outage of a
+// shared database, say), the batch is kept and written again at every tick
+// until the database is back — at least once: a write whose commit was
+// acknowledged to nobody may appear twice — holding up to retainedRows rows
+// (events that coalesce cost none) and counting any event past that as
+// dropped. A batch the database refuses for any other reason is lost. Either
+// way nothing is lost silently: Dropped counts it, and the log says how many
+// in total.
 package audit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -39,6 +49,12 @@ const (
 	DefaultFlushInterval = 200 * time.Millisecond
 	batchSize            = 512
 	queueSize            = 8192
+	// retainedRows bounds the rows kept in memory while the database is
+	// unavailable (a few MB at most).
+	retainedRows = 8192
+	// writeTimeout bounds one write, so that a database that hangs instead
+	// of failing does not hold the queue for longer.
+	writeTimeout = 10 * time.Second
 )
 
 // Writer batches events into the store. Safe for concurrent use.
@@ -87,7 +103,9 @@ func (w *Writer) Record(e storage.AuditEvent) {
 	}
 }
 
-// Dropped returns how many events were dropped because the queue was full.
+// Dropped returns how many events never reached the database: dropped
+// because the queue was full or the database unavailable for too long, or
+// lost with a batch the database refused.
 func (w *Writer) Dropped() int64 { return w.dropped.Load() }
 
 // Close writes what is queued and stops the writer.
@@ -116,17 +134,35 @@ func (w *Writer) run() {
 	var batch []storage.AuditEvent
 	counted := map[coalesceKey]int{} // index into batch
 	var reportedDrops int64
-	flush := func() {
-		if len(batch) == 0 {
-			return
+	unavailable := false // the last write found the database unavailable; retry at ticks only
+	flush := func(final bool) {
+		if len(batch) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+			err := w.store.AppendAuditEvents(ctx, batch)
+			cancel()
+			switch {
+			case err == nil:
+				if unavailable {
+					w.log.Info("audit: the database is back; queued events written", slog.Int("rows", len(batch)))
+				}
+				unavailable = false
+			case errors.Is(err, storage.ErrUnavailable) && !final:
+				if !unavailable {
+					w.log.Warn("audit: the database is unavailable; keeping the events to write them when it is back",
+						slog.Int("rows", len(batch)), slog.Any("err", err))
+				}
+				unavailable = true
+				return
+			default:
+				w.dropped.Add(events(batch))
+				w.log.Error("audit: writing events failed; they are lost", slog.Int("rows", len(batch)),
+					slog.Int64("events", events(batch)), slog.Any("err", err))
+			}
+			batch = batch[:0]
+			clear(counted)
 		}
-		if err := w.store.AppendAuditEvents(context.Background(), batch); err != nil {
-			w.log.Error("audit: writing events failed", slog.Int("rows", len(batch)), slog.Any("err", err))
-		}
-		batch = batch[:0]
-		clear(counted)
 		if d := w.dropped.Load(); d != reportedDrops {
-			w.log.Warn("audit: events dropped because the database fell behind", slog.Int64("dropped_total", d))
+			w.log.Warn("audit: events not written to the trail", slog.Int64("dropped_total", d))
 			reportedDrops = d
 		}
 	}
@@ -134,24 +170,37 @@ func (w *Writer) run() {
 		select {
 		case e, ok := <-w.ch:
 			if !ok {
-				flush()
+				flush(true)
 				return
 			}
+			k := coalesceKey{e.Type, e.ClientID, e.Reason, e.Remote, e.AdminKey, e.TargetKey}
+			if i, ok := counted[k]; ok && coalescable(e.Type) {
+				batch[i].Count++
+				continue
+			}
+			if len(batch) >= retainedRows {
+				w.dropped.Add(1)
+				continue
+			}
 			if coalescable(e.Type) {
-				k := coalesceKey{e.Type, e.ClientID, e.Reason, e.Remote, e.AdminKey, e.TargetKey}
-				if i, ok := counted[k]; ok {
-					batch[i].Count++
-					continue
-				}
 				e.Count = 1
 				counted[k] = len(batch)
 			}
 			batch = append(batch, e)
-			if len(batch) >= batchSize {
-				flush()
+			if len(batch) >= batchSize && !unavailable {
+				flush(false)
 			}
 		case <-tick.C:
-			flush()
+			flush(false)
 		}
 	}
+}
+
+// events counts the events in rows (a coalesced row holds Count).
+func events(rows []storage.AuditEvent) int64 {
+	var n int64
+	for _, e := range rows {
+		n += int64(max(e.Count, 1))
+	}
+	return n
 }

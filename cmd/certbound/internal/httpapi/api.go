@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -53,6 +54,16 @@ type Config struct {
 	Observer Observer
 	// Audit serves GET /v1/audit.
 	Audit AuditReader
+	// Ready answers GET /v1/ready. Nil: always ready.
+	Ready Readiness
+}
+
+// Readiness reports whether the server can serve requests now: the
+// database answers and the CA is loaded (SPEC §13). Ready must return
+// within about a second; an error says why not, and must hold nothing
+// secret (it becomes the 503's error_description).
+type Readiness interface {
+	Ready(ctx context.Context) error
 }
 
 // API serves certbound's routes.
@@ -67,6 +78,7 @@ type API struct {
 	echo     *echo.Echo
 	observer Observer // may be nil
 	audit    AuditReader
+	ready    Readiness // may be nil
 
 	// Swapped whole by SetLimits (SIGHUP); a nil limiter is no limit.
 	enrollLimit  atomic.Pointer[limiter]
@@ -76,7 +88,7 @@ type API struct {
 // New builds the API and its routes.
 func New(cfg Config) *API {
 	a := &API{ca: cfg.CA, enroll: cfg.Enroll, tokens: cfg.Tokens, admin: cfg.Admin, keys: cfg.AdminKeys, log: cfg.Logger, now: cfg.Now,
-		observer: cfg.Observer, audit: cfg.Audit}
+		observer: cfg.Observer, audit: cfg.Audit, ready: cfg.Ready}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

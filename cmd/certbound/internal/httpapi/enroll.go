@@ -15,6 +15,24 @@ func (a *API) health(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readiness is GET /v1/ready (SPEC §13): 200 {"status":"ready"} when the
+// database answers and the CA is loaded, else 503 unavailable with the
+// reason, so that a load balancer stops sending requests to this replica
+// until it can serve them. No credentials, no rate limit, no audit event:
+// load balancers poll it. /v1/health stays a liveness check that never
+// touches the database.
+func (a *API) readiness(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if a.ready != nil {
+		if err := a.ready.Ready(c.Request().Context()); err != nil {
+			c.Set(ctxReason, "not_ready")
+			c.Response().Header().Set("Retry-After", "1")
+			return c.JSON(http.StatusServiceUnavailable, errorBody{Error: codeUnavailable, Description: err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
 // roots serves the root bundle (SPEC §7).
 func (a *API) roots(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/pem-certificate-chain", a.ca.RootPEM())

@@ -30,6 +30,13 @@ const (
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeTooManyRequests      = "too_many_requests"
 	codeServerError          = "server_error"
+	codeUnavailable          = "unavailable" // SPEC §13: the database cannot be reached
+	// codeTemporarilyUnavailable is codeUnavailable on the OAuth endpoints.
+	// RFC 6749 §5.2 (token endpoint errors) has no code for an outage; §4.1.2.1
+	// defines temporarily_unavailable for the authorization endpoint, and it
+	// is the one registered OAuth code that says "retry later", so the token,
+	// introspection and seed token endpoints use it.
+	codeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Challenges for the 401s (RFC 9110 §11.6.1: every 401 carries one).
@@ -47,7 +54,7 @@ type apiError struct {
 	Description string
 	Challenge   string
 	Reason      string
-	RetryAfter  time.Duration // > 0: sent as Retry-After (429)
+	RetryAfter  time.Duration // > 0: sent as Retry-After (429, 503)
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Description }
@@ -71,6 +78,11 @@ func classify(err error) *apiError {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, storage.ErrUnavailable):
+		// Before every verdict below: whatever a refusal wraps, an outage
+		// is not the caller's fault and retrying may succeed (SPEC §13).
+		return &apiError{Status: 503, Code: codeUnavailable, Description: "the database is unavailable; retry shortly",
+			Reason: "database_unavailable", RetryAfter: time.Second}
 	case errors.As(err, &limited):
 		return tooManyRequests(limited.RetryAfter)
 	case errors.As(err, &oauthErr):
@@ -147,6 +159,9 @@ func classify(err error) *apiError {
 	return &apiError{Status: 500, Code: codeServerError, Description: "internal error", Reason: "internal"}
 }
 
+// oauthRoutes are the routes whose errors are RFC 6749 §5.2 responses.
+var oauthRoutes = map[string]bool{"/oauth2/token": true, "/oauth2/introspect": true, "/auth/oauth/token": true}
+
 // challengeClient is the challenge of a failed OAuth client authentication
 // (RFC 6749 §5.2: 401 with WWW-Authenticate for the scheme the client used).
 const challengeClient = `Basic realm="certbound"`
@@ -199,6 +214,8 @@ func reasonForStatus(status int) string {
 		return "unsupported_media_type"
 	case status == 429:
 		return "rate_limited"
+	case status == 503:
+		return "unavailable"
 	case status >= 500:
 		return "internal"
 	}
@@ -228,7 +245,16 @@ func (a *API) handleError(err error, c echo.Context) {
 		return
 	}
 	ae := classify(err)
-	if ae.Status >= 500 {
+	if ae.Code == codeUnavailable && oauthRoutes[routeOf(c)] {
+		cp := *ae
+		cp.Code = codeTemporarilyUnavailable
+		ae = &cp
+	}
+	switch {
+	case ae.Status == 503:
+		// An outage, not a bug: a warning (the cause's text, no secrets).
+		a.log.WarnContext(c.Request().Context(), "request failed: database unavailable", slog.String("request_id", requestID(c)), slog.Any("err", err))
+	case ae.Status >= 500:
 		// The full error goes to the log; it never holds a secret because
 		// secrets travel as secret.Secret.
 		a.log.ErrorContext(c.Request().Context(), "request failed", slog.String("request_id", requestID(c)), slog.Any("err", err))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -238,12 +239,20 @@ func (a *API) metadata(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, a.tokens.Metadata())
 }
 
-// rotateKeys is POST /v1/keys/rotate: a new signing key from now on; the old
-// one stays published until every token it signed has expired.
+// rotateKeys is POST /v1/keys/rotate: a new signing key, published at once
+// and signing from active_at on (later than now with replicas, so that every
+// replica publishes it first); the old one signs until then and stays
+// published until every token it signed has expired.
 func (a *API) rotateKeys(c echo.Context) error {
-	kid, err := a.tokens.RotateKey(c.Request().Context())
+	rot, err := a.tokens.RotateKey(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]string{"kid": kid})
+	return c.JSON(http.StatusOK, rotateKeysResponse{KID: rot.KID, ActiveAt: rot.ActiveAt.UTC().Truncate(time.Second)})
+}
+
+// rotateKeysResponse is POST /v1/keys/rotate's body.
+type rotateKeysResponse struct {
+	KID      string    `json:"kid"`
+	ActiveAt time.Time `json:"active_at"` // when it starts signing (RFC 3339)
 }

@@ -12,7 +12,8 @@ func (a *API) routes(e *echo.Echo) {
 	auth := a.limitAuthFailures
 
 	// Health and enrollment (SPEC §4, §7).
-	e.GET("/v1/health", a.health)
+	e.GET("/v1/health", a.health)   // liveness: never touches the database
+	e.GET("/v1/ready", a.readiness) // readiness: the database answers, the CA is loaded (SPEC §13)
 	e.GET("/v1/roots", a.roots)
 	e.POST("/v1/enroll", a.enrollCertificate, a.limitEnroll, auth)
 	e.POST("/v1/renew", a.renewCertificate, a.limitEnroll, auth)

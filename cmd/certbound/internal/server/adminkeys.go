@@ -31,10 +31,14 @@ const adminKeyUseInterval = time.Minute
 //
 // The key set is cached in memory. Staleness bound: none for changes made
 // through this process — creating or revoking a key replaces the set before
-// the call returns, so a revoked key is refused on the very next request —
-// and adminKeyUseInterval (1 min) for a change written by anyone else, when
-// the set is re-read. Nothing else writes admin_keys while this process owns
-// the data dir. Expiry is never cached: every check compares against Now.
+// the call returns, so a revoked key is refused on the very next request.
+// For a change made by another replica on a shared database (PostgreSQL),
+// the server re-reads the set on the store's change feed (follow, on
+// ChangeAdminKeys and ChangeAll): storage.NotifiedStaleness (1 s) plus one
+// read while the database is reachable, storage.MaxStaleness (30 s) in every
+// case. On SQLite nothing else writes admin_keys while this process owns the
+// data dir; the set is re-read every adminKeyUseInterval (1 min) anyway.
+// Expiry is never cached: every check compares against Now.
 //
 // Last uses are kept in memory and written at most once per
 // adminKeyUseInterval per key, by the loop, never on the request path; list

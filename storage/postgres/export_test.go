@@ -1,0 +1,5 @@
+package postgres
+
+// ListenerPID returns the server process id of db's listener connection,
+// so that a test can terminate that one connection.
+func ListenerPID(db *DB) uint32 { return db.listenerPID.Load() }
