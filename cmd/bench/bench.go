@@ -106,6 +106,9 @@ func (b *bench) all(ctx context.Context) error {
 	if err == nil && b.cfg.stepCA != "" {
 		err = b.compareStepCA(ctx, small)
 	}
+	if err == nil && b.cfg.steps["pg"] {
+		err = b.postgres(ctx, small)
+	}
 	small.stop()
 	if err != nil {
 		return err
