@@ -11,7 +11,7 @@ import (
 )
 
 // CertificateStore is the part of the database the certificate inventory
-// needs. *storage.DB implements it.
+// needs. storage.Store includes it.
 type CertificateStore interface {
 	ListCertificates(ctx context.Context, f storage.CertificateFilter) ([]storage.Certificate, error)
 	RevokeCertificateOnce(ctx context.Context, serial, reason string, now time.Time) (storage.Certificate, bool, error)

@@ -17,13 +17,13 @@ import (
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/storage"
-	"github.com/certbound/certbound/storage/storagetest"
+	"github.com/certbound/certbound/storage/sqlite/sqlitetest"
 )
 
 // fixture is a real CA whose status source is a real database, and an
 // enroll.Service on both.
 type fixture struct {
-	db        *storage.DB
+	db        storage.Store
 	authority *ca.Authority
 	svc       *enroll.Service
 	peers     enroll.PeerVerifier // svc.RecordingVerifier(authority)
@@ -31,7 +31,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, action enroll.CloneAction) *fixture {
 	t.Helper()
-	db := storagetest.Open(t)
+	db := sqlitetest.Open(t)
 	c := catest.New(t)
 	authority, err := ca.New(ca.Config{Dir: c.Dir, TrustDomain: catest.TrustDomain, Status: db})
 	if err != nil {
@@ -240,7 +240,7 @@ func TestParseCloneAction(t *testing.T) {
 			t.Errorf("reject/%q: %v", in, err)
 		}
 	}
-	if _, err := enroll.New(enroll.Config{Store: storagetest.Open(t), CA: catest.New(t).Authority, OnClone: "sometimes"}); err == nil {
+	if _, err := enroll.New(enroll.Config{Store: sqlitetest.Open(t), CA: catest.New(t).Authority, OnClone: "sometimes"}); err == nil {
 		t.Error("reject/New with an unknown clone action")
 	}
 }

@@ -30,7 +30,7 @@ const maxTokenDNSNames = 100
 // tokenPrefix marks certbound enrollment tokens so a leaked one is recognisable.
 const tokenPrefix = "cbe_"
 
-// Store is what enrollment needs from the database. *storage.DB implements it.
+// Store is what enrollment needs from the database. storage.Store includes it.
 type Store interface {
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	InsertEnrollToken(ctx context.Context, t storage.EnrollToken) error

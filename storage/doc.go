@@ -1,39 +1,30 @@
-// Package storage is certbound's only user of database/sql: SQLite through
-// modernc.org/sqlite (pure Go, no cgo).
+// Package storage is what every certbound database promises, whichever
+// backend keeps it: the record types (Client, EnrollToken, Certificate,
+// AdminKey, SigningKey, AuditEvent, …), the sentinel errors, and Store, the
+// one interface the server's consumers are served through. It holds no
+// database code: storage/sqlite (the embedded default) and storage/postgres
+// (several replicas on one database) implement Store, and storagetest.Run
+// holds both to the same promises:
 //
-// Schema (migrations/*.sql, applied in order by PRAGMA user_version):
-//   - clients: one row per service; scopes, audiences, auth method, and for
-//     secret methods only the SHA-256 of the secret.
-//   - enroll_tokens: one-time enrollment tokens, keyed by the SHA-256 of the
-//     token; the token itself is never stored.
-//   - certificates: every issued leaf (serial, client, fingerprint, validity,
-//     renewal lineage, revocation, first use). Certificate bodies are not kept.
-//   - admin_keys: named admin API keys: the SHA-256 of each, expiry, last use
-//     (written at most once a minute) and revocation; rows are never deleted.
-//   - signing_keys: the token-signing keys (PKCS#8 PEM) and when each retires.
+//   - Single use: of any number of concurrent RedeemEnrollToken calls for
+//     one token, across every process on the database, exactly one reaches
+//     its IssueFunc and records a certificate; the others get ErrNotFound
+//     (or ErrConflict). Of concurrent RenewCertificate calls for one
+//     certificate exactly one records a successor; the others get
+//     ErrConflict. An IssueFunc or RenewFunc error leaves nothing written.
+//   - No lost update: ModifyClient's change always sees the latest record.
+//   - Fail closed: an unknown serial is revoked (CertificateRevoked), an
+//     unknown client disabled (ClientDisabled); a revocation or a disabled
+//     client that returned is seen by every later call of this process, and
+//     by other processes within the backend's stated staleness bound
+//     (NotifiedStaleness, MaxStaleness).
+//   - Errors: ErrNotFound and ErrConflict (and the errors that wrap them:
+//     the admin key errors), ErrSuspectLineage, and ErrUnavailable when the
+//     database cannot be reached — never a driver's error for those cases.
+//   - Secrets: tokens, admin keys and client secrets are stored as SHA-256
+//     hashes only; the CA's keys (SharedCA) only encrypted.
 //
-// Concurrency: WAL journal, synchronous=NORMAL (durable at checkpoints, never
-// corrupt), checkpoints run by a goroutine of their own instead of inside a
-// commit (checkpoint.go), a busy timeout, one writer connection whose
-// transactions start with BEGIN IMMEDIATE, and a separate pool of read-only
-// connections, so reads never wait for the writer and writers never deadlock
-// upgrading a lock.
-//
-// Caching (statuscache.go): GetClient, ClientDisabled and CertificateRevoked,
-// the reads every authenticated request makes, are answered from memory
-// while no write of this process that could change them (a client changed,
-// disabled or deleted; a certificate revoked or its record pruned) has
-// returned since they were read. The server is the database's only writer.
-//
-// Guarantees: the single-use operations (RedeemEnrollToken, RenewCertificate)
-// consume and record atomically, so a crash or an error in the caller's issue
-// function leaves nothing half done. Concurrent ones share a write
-// transaction (group commit, batch.go), each inside its own savepoint, and
-// none returns before that transaction committed. The records are plain
-// structs; policy (who may do what) lives in the domain packages.
-//
-// Audits (snapshot.go): Snapshot digests every table so a test can show a
-// refused request changed nothing; CheckConsistency runs integrity_check and
-// the lineage rules a crash must not break; OpenReadOnly opens a live
-// database next to the server without ever writing.
+// Times are stored as Unix seconds (audit events as milliseconds). The
+// records are plain structs; policy (who may do what) lives in the domain
+// packages.
 package storage

@@ -19,8 +19,8 @@ import (
 
 	"github.com/certbound/certbound/ca/catest"
 	"github.com/certbound/certbound/certs/secret"
-	"github.com/certbound/certbound/storage"
-	"github.com/certbound/certbound/storage/storagetest"
+	"github.com/certbound/certbound/storage/sqlite"
+	"github.com/certbound/certbound/storage/sqlite/sqlitetest"
 	"github.com/certbound/certbound/tokenex"
 )
 
@@ -42,7 +42,7 @@ func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
 // fixture is a Service on a real SQLite database and a real CA.
 type fixture struct {
 	svc   *tokenex.Service
-	db    *storage.DB
+	db    *sqlite.DB
 	ca    *catest.CA
 	clock *clock
 	cfg   tokenex.Config
@@ -54,7 +54,7 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 	t.Helper()
 	clk := newClock()
 	authority := catest.New(t, catest.WithNow(clk.Now))
-	db := storagetest.Open(t)
+	db := sqlitetest.Open(t)
 	cfg := tokenex.Config{Issuer: issuer, Store: db, Peers: authority.Authority, Now: clk.Now}
 	for _, o := range opts {
 		o(&cfg)

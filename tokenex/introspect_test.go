@@ -21,7 +21,7 @@ import (
 
 // recordCertificate stores leaf in the database as certbound's enrollment
 // would, so that revocation in storage applies to it.
-func recordCertificate(t testing.TB, db *storage.DB, leaf *x509.Certificate, clientID string, now time.Time) {
+func recordCertificate(t testing.TB, db storage.Store, leaf *x509.Certificate, clientID string, now time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	tok := secret.New("test_")
@@ -40,7 +40,7 @@ func recordCertificate(t testing.TB, db *storage.DB, leaf *x509.Certificate, cli
 
 // currentKey reads the current signing key from storage, to forge tokens
 // that differ from real ones in exactly one way.
-func currentKey(t testing.TB, db *storage.DB, now time.Time) (kid string, key crypto.Signer) {
+func currentKey(t testing.TB, db storage.Store, now time.Time) (kid string, key crypto.Signer) {
 	t.Helper()
 	keys, err := db.SigningKeys(context.Background(), now)
 	if err != nil || len(keys) == 0 {

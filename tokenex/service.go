@@ -33,13 +33,13 @@ const (
 	RS256 = "RS256" // RSA 3072, for verifiers that only know RS256 (RFC 9068 §2.1)
 )
 
-// Store is what tokenex needs from the database; *storage.DB implements it.
+// Store is what tokenex needs from the database; storage.Store includes it.
 type Store interface {
 	CreateClient(ctx context.Context, c storage.Client) error
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	ListClients(ctx context.Context, after string, limit int) ([]storage.Client, error)
 	// ModifyClient changes a client record in one write transaction, so
-	// that concurrent changes are never lost; see storage.DB.ModifyClient.
+	// that concurrent changes are never lost; see storage.Store.ModifyClient.
 	ModifyClient(ctx context.Context, id string, change func(*storage.Client) error) (storage.Client, error)
 	DeleteClient(ctx context.Context, id string, now time.Time) error
 

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/sqlite"
 )
 
 // seed writes clients and certificate rows straight into the database file
-// of a stopped server, through storage.ImportClients and
-// storage.ImportCertificates (one transaction per 50,000 rows, one prepared
+// of a stopped server, through (*sqlite.DB).ImportClients and
+// ImportCertificates (one transaction per 50,000 rows, one prepared
 // statement). The clients are tls_client_auth clients like the ones the API
 // registers; the certificates are records with random serials and
 // fingerprints, ten per client, 1 % of them revoked and most superseded, as a
@@ -22,7 +23,7 @@ import (
 // rows only have to exist for the indexes to hold them.
 func seed(ctx context.Context, path string, clients, certificates int) error {
 	t0 := time.Now()
-	db, err := storage.Open(ctx, path)
+	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return err
 	}

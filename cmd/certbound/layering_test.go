@@ -64,16 +64,32 @@ func TestLayering(t *testing.T) {
 		"tokenex/verify":            {"github.com/golang-jwt/jwt/v5"},
 		"tokenex/verify/verifyecho": {"github.com/golang-jwt/jwt/v5", "github.com/labstack/", "golang.org/x/", "github.com/mattn/", "github.com/valyala/"},
 	}
-	testHelpers := []string{"ca/catest", "storage/storagetest", "cmd/certbound/internal/server/servertest"}
+	testHelpers := []string{"ca/catest", "storage/storagetest", "storage/sqlite/sqlitetest", "storage/postgres/pgtest",
+		"cmd/certbound/internal/server/servertest"}
+	// The backends. Above storage, only the packages that open a store or do
+	// what one backend alone can (backup, the benchmark seed) may name one;
+	// everything else talks to storage.Store.
+	backends := []string{"storage/sqlite", "storage/postgres"}
+	backendUsers := []string{"storage/backend", "cmd/certbound/internal/server", "cmd/certbound/internal/backup", "cmd/bench"}
 	for _, p := range pkgs {
 		me := rel(p.ImportPath)
 		for _, imp := range p.Imports {
 			dep := rel(imp)
 			internal := strings.HasPrefix(imp, module)
 			switch {
-			// R1: certs and storage are leaves.
-			case under(me, "certs", "storage") && !under(me, "storage/storagetest") && internal && !under(dep, "certs"):
+			// R1: certs and storage are leaves: storage and its backends import
+			// only certs and one another (the conformance suite also ca).
+			case under(me, "certs", "storage") && !under(me, "storage/storagetest") && internal && !under(dep, "certs", "storage"):
 				t.Errorf("%s imports %s: certs and storage import no other certbound package", me, dep)
+			// R1: the package storage, what every backend promises, knows no backend.
+			case me == "storage" && internal && under(dep, backends...):
+				t.Errorf("%s imports %s: storage knows no backend", me, dep)
+			// R1: storage/storagetest runs against any backend and names none.
+			case under(me, "storage/storagetest") && internal && under(dep, backends...):
+				t.Errorf("%s imports %s: the conformance suite names no backend", me, dep)
+			// R1: the domain packages and the HTTP edge never name a backend.
+			case internal && under(dep, backends...) && !under(me, backends...) && !under(me, backendUsers...) && !under(me, testHelpers...):
+				t.Errorf("%s imports the backend %s: use storage.Store", me, dep)
 			// R2: enroll and tokenex never import each other.
 			case under(me, "enroll") && under(dep, "tokenex"), under(me, "tokenex") && under(dep, "enroll"):
 				t.Errorf("%s imports %s: enroll and tokenex are independent", me, dep)
@@ -84,9 +100,12 @@ func TestLayering(t *testing.T) {
 			// R3: cobra only in the binary.
 			case strings.HasPrefix(imp, "github.com/spf13/cobra") && me != "cmd/certbound":
 				t.Errorf("%s imports cobra", me)
-			// R3: SQL only in storage.
-			case (imp == "database/sql" || strings.HasPrefix(imp, "modernc.org/sqlite")) && !under(me, "storage"):
-				t.Errorf("%s imports %s: only storage talks SQL", me, imp)
+			// R3: database/sql and SQLite only in storage/sqlite, pgx only in
+			// storage/postgres.
+			case (imp == "database/sql" || strings.HasPrefix(imp, "modernc.org/sqlite")) && !under(me, "storage/sqlite"):
+				t.Errorf("%s imports %s: only storage/sqlite talks SQLite", me, imp)
+			case strings.HasPrefix(imp, "github.com/jackc/") && !under(me, "storage/postgres"):
+				t.Errorf("%s imports %s: only storage/postgres talks PostgreSQL", me, imp)
 			// R5: test helpers only from tests; nothing imports cmd/certbound internals but the binary.
 			case internal && under(dep, testHelpers...) && !under(me, testHelpers...):
 				t.Errorf("%s imports the test helper %s outside a test", me, dep)

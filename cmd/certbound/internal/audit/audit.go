@@ -39,7 +39,7 @@ import (
 	"github.com/certbound/certbound/storage"
 )
 
-// Store is where events go. *storage.DB implements it.
+// Store is where events go. storage.Store includes it.
 type Store interface {
 	AppendAuditEvents(ctx context.Context, events []storage.AuditEvent) error
 }

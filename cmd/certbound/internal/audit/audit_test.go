@@ -11,10 +11,10 @@ import (
 
 	"github.com/certbound/certbound/cmd/certbound/internal/audit"
 	"github.com/certbound/certbound/storage"
-	"github.com/certbound/certbound/storage/storagetest"
+	"github.com/certbound/certbound/storage/sqlite/sqlitetest"
 )
 
-func waitFor(t *testing.T, db *storage.DB, f storage.AuditFilter, rows int) []storage.AuditEvent {
+func waitFor(t *testing.T, db storage.Store, f storage.AuditFilter, rows int) []storage.AuditEvent {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -27,7 +27,7 @@ func waitFor(t *testing.T, db *storage.DB, f storage.AuditFilter, rows int) []st
 }
 
 func TestWriterKeepsDistinctEventsAndFlushesOnClose(t *testing.T) {
-	db := storagetest.Open(t)
+	db := sqlitetest.Open(t)
 	w := audit.NewWriter(db, slog.Default(), 20*time.Millisecond)
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -56,7 +56,7 @@ func TestWriterKeepsDistinctEventsAndFlushesOnClose(t *testing.T) {
 }
 
 func TestWriterCoalescesFrequentEvents(t *testing.T) {
-	db := storagetest.Open(t)
+	db := sqlitetest.Open(t)
 	w := audit.NewWriter(db, slog.Default(), time.Hour) // one window: Close flushes it
 	for range 1000 {
 		w.Record(storage.AuditEvent{Type: "token.issued", ClientID: "svc", Remote: "10.0.0.1"})
@@ -81,7 +81,7 @@ func TestWriterCoalescesFrequentEvents(t *testing.T) {
 // closed channel (which would panic), and the event recorded before Close
 // began is written.
 func TestRecordDuringClose(t *testing.T) {
-	db := storagetest.Open(t)
+	db := sqlitetest.Open(t)
 	for round := range 200 {
 		w := audit.NewWriter(db, slog.Default(), time.Hour)
 		w.Record(storage.AuditEvent{Type: "client.created", ClientID: fmt.Sprintf("before-%d", round)})

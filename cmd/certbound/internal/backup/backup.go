@@ -29,7 +29,7 @@ import (
 	"github.com/certbound/certbound/ca"
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/cmd/certbound/internal/datalock"
-	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/sqlite"
 )
 
 // Names inside the data dir (and the archive).
@@ -62,7 +62,7 @@ func Create(ctx context.Context, dataDir, out string, now time.Time) (*Manifest,
 	}
 	defer os.RemoveAll(tmp)
 	snapshot := filepath.Join(tmp, dbFile)
-	if err := storage.BackupTo(ctx, filepath.Join(dataDir, dbFile), snapshot); err != nil {
+	if err := sqlite.BackupTo(ctx, filepath.Join(dataDir, dbFile), snapshot); err != nil {
 		return nil, err
 	}
 	members := map[string]string{dbFile: snapshot}
@@ -259,7 +259,7 @@ func allowed(name string) bool {
 // fingerprint the manifest names. Encrypted CA keys are checked for shape
 // only: the passphrase is not needed to restore.
 func check(ctx context.Context, dir string, m *Manifest) error {
-	db, err := storage.Open(ctx, filepath.Join(dir, dbFile))
+	db, err := sqlite.Open(ctx, filepath.Join(dir, dbFile))
 	if err != nil {
 		return err
 	}

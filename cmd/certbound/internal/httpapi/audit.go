@@ -12,7 +12,7 @@ import (
 	"github.com/certbound/certbound/storage"
 )
 
-// AuditReader reads the audit trail. *storage.DB implements it.
+// AuditReader reads the audit trail. storage.Store includes it.
 type AuditReader interface {
 	ListAuditEvents(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
 }

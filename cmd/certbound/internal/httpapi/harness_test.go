@@ -28,7 +28,7 @@ import (
 	"github.com/certbound/certbound/cmd/certbound/internal/httpapi"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/storage"
-	"github.com/certbound/certbound/storage/storagetest"
+	"github.com/certbound/certbound/storage/sqlite/sqlitetest"
 	"github.com/certbound/certbound/tokenex"
 )
 
@@ -38,7 +38,7 @@ import (
 // requests a second.
 type harness struct {
 	api       *httpapi.API
-	db        *storage.DB
+	db        storage.Store
 	authority *ca.Authority
 	enroll    *enroll.Service
 	tokens    *tokenex.Service
@@ -61,7 +61,7 @@ const harnessIssuer = "https://certbound.test"
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx := context.Background()
-	h := &harness{db: storagetest.Open(t), log: &syncBuffer{}}
+	h := &harness{db: sqlitetest.Open(t), log: &syncBuffer{}}
 	c := catest.New(t)
 	var err error
 	h.authority, err = ca.New(ca.Config{Dir: c.Dir, TrustDomain: catest.TrustDomain, Status: h.db})

@@ -24,7 +24,7 @@ import (
 	"github.com/certbound/certbound/storage"
 )
 
-// Inventory answers the scrape-time questions. *storage.DB implements it.
+// Inventory answers the scrape-time questions. storage.Store includes it.
 type Inventory interface {
 	CountCertificates(ctx context.Context, now time.Time, window time.Duration) (storage.CertificateCounts, error)
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/certbound/certbound/storage"
 )
 
-// adminKeyStore is what the admin keys need from the database. *storage.DB
+// adminKeyStore is what the admin keys need from the database. storage.Store
 // implements it.
 type adminKeyStore interface {
 	AdminKeys(ctx context.Context) ([]storage.AdminKey, error)

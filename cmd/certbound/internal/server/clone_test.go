@@ -9,7 +9,7 @@ import (
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
 	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
 	"github.com/certbound/certbound/enroll"
-	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/sqlite"
 )
 
 // cloneScene enrolls "svc" and renews once: first is the superseded
@@ -205,7 +205,7 @@ func TestCloneSuspectTokenAtIntrospection(t *testing.T) {
 	if got := introspect(); !strings.Contains(got, `"active":true`) {
 		t.Fatalf("before the mark: %s", got)
 	}
-	db, err := storage.Open(t.Context(), c.s.DBPath())
+	db, err := sqlite.Open(t.Context(), c.s.DBPath())
 	if err != nil {
 		t.Fatal(err)
 	}

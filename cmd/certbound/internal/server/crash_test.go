@@ -18,7 +18,7 @@ import (
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/certs/secret"
 	"github.com/certbound/certbound/cmd/certbound/internal/server/servertest"
-	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/sqlite"
 )
 
 // crashLoad is what the clients of the crash test saw, across every run of
@@ -302,7 +302,7 @@ func TestCrashSafety(t *testing.T) {
 		restarts = append(restarts, p.startAndWait(10*time.Second))
 
 		// After the restart: what the database says.
-		db, err := storage.OpenReadOnly(ctx, filepath.Join(dataDir, "certbound.db"))
+		db, err := sqlite.OpenReadOnly(ctx, filepath.Join(dataDir, "certbound.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +364,7 @@ func TestCrashSafety(t *testing.T) {
 	if err := p.stop(); err != nil {
 		t.Fatalf("graceful stop: %v\n%s", err, p.out.String())
 	}
-	db, err := storage.OpenReadOnly(ctx, filepath.Join(dataDir, "certbound.db"))
+	db, err := sqlite.OpenReadOnly(ctx, filepath.Join(dataDir, "certbound.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func bootstrapCA(dir string, password []byte, now func() time.Time) (bool, error
 // hash. A start that finds keys but none valid (all expired: the last valid
 // one cannot be revoked) mints a new one the same way, so that whoever runs
 // the server is never locked out of its admin API.
-func ensureAdminKey(ctx context.Context, db *storage.DB, dataDir string, now time.Time, log *slog.Logger) error {
+func ensureAdminKey(ctx context.Context, db storage.Store, dataDir string, now time.Time, log *slog.Logger) error {
 	keys, err := db.AdminKeys(ctx)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/certbound/certbound/cmd/certbound/internal/metrics"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/sqlite"
 	"github.com/certbound/certbound/tokenex"
 )
 
@@ -111,7 +112,7 @@ func (c *Config) setDefaults() {
 // Server is a prepared certbound server.
 type Server struct {
 	cfg   Config
-	db    *storage.DB
+	db    storage.Store
 	ca    *ca.Authority
 	api   *httpapi.API
 	log   *slog.Logger
@@ -156,7 +157,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := checkPrivateFiles(cfg.DataDir); err != nil {
 		return nil, errors.Join(err, lock.Release())
 	}
-	db, err := storage.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
 	if err != nil {
 		return nil, errors.Join(err, lock.Release())
 	}

@@ -37,7 +37,7 @@ import (
 	"github.com/certbound/certbound/certs"
 	"github.com/certbound/certbound/cmd/certbound/internal/adminapi"
 	"github.com/certbound/certbound/cmd/certbound/internal/server"
-	"github.com/certbound/certbound/storage"
+	"github.com/certbound/certbound/storage/sqlite"
 )
 
 // Server is a running certbound server.
@@ -184,9 +184,9 @@ func (s *Server) DBPath() string { return filepath.Join(s.DataDir, server.Databa
 
 // OpenDB opens the server's database read-only, next to the running server;
 // it is closed when the test ends.
-func (s *Server) OpenDB(t testing.TB) *storage.DB {
+func (s *Server) OpenDB(t testing.TB) *sqlite.DB {
 	t.Helper()
-	db, err := storage.OpenReadOnly(context.Background(), s.DBPath())
+	db, err := sqlite.OpenReadOnly(context.Background(), s.DBPath())
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
@@ -194,8 +194,8 @@ func (s *Server) OpenDB(t testing.TB) *storage.DB {
 	return db
 }
 
-// Snapshot digests the server's database (storage.Snapshot).
-func (s *Server) Snapshot(t testing.TB, db *storage.DB) storage.Snapshot {
+// Snapshot digests the server's database (sqlite.Snapshot).
+func (s *Server) Snapshot(t testing.TB, db *sqlite.DB) sqlite.Snapshot {
 	t.Helper()
 	snap, err := db.Snapshot(context.Background())
 	if err != nil {
