@@ -80,6 +80,10 @@ var (
 	ErrConflict = errors.New("tokenex: client already exists")
 )
 
+// ErrKeyPassword: a stored signing key is encrypted and Config.KeyPassword
+// is missing or does not decrypt it.
+var ErrKeyPassword = errors.New("tokenex: signing key encrypted; passphrase missing or wrong")
+
 // Reason is a non-secret log label saying why a request was refused.
 type Reason string
 

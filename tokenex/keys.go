@@ -357,11 +357,11 @@ func parseSigningKey(rec storage.SigningKey, password []byte) (*signingKey, erro
 		priv, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	case "ENCRYPTED PRIVATE KEY":
 		if len(password) == 0 {
-			return fail("encrypted, and no passphrase was given")
+			return nil, fmt.Errorf("%w: signing key %s: encrypted, and no passphrase was given", ErrKeyPassword, rec.KID)
 		}
 		priv, err = pemutil.ParseKey([]byte(rec.PrivatePEM), pemutil.WithPassword(password))
 		if err != nil {
-			return fail("cannot decrypt it with the passphrase given")
+			return nil, fmt.Errorf("%w: signing key %s: cannot decrypt it with the passphrase given", ErrKeyPassword, rec.KID)
 		}
 	default:
 		return fail("not one PKCS #8 PEM block")

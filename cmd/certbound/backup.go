@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/certbound/certbound/cmd/certbound/internal/backup"
+	"github.com/certbound/certbound/storage/backend"
 )
 
 // backupView is what backup and restore print with --json.
@@ -20,8 +24,9 @@ type backupView struct {
 
 func newBackupCommand() *cobra.Command {
 	var (
-		dataDir string
-		asJSON  bool
+		dataDir  string
+		database string
+		asJSON   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "backup <file>",
@@ -32,6 +37,9 @@ and the bootstrap admin key, plus a manifest of SHA-256 sums. It holds private k
 store it like the data dir.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := backupSupported(database, dataDir); err != nil {
+				return err
+			}
 			m, err := backup.Create(cmd.Context(), dataDir, args[0], time.Now())
 			if err != nil {
 				return err
@@ -45,6 +53,7 @@ store it like the data dir.`,
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./certbound-data", "the data dir to back up")
+	cmd.Flags().StringVar(&database, "database", "", "the server's --database: backup works on SQLite only (empty); on PostgreSQL it refuses and points at pg_dump")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for programs")
 	return cmd
 }
@@ -78,4 +87,28 @@ which must not exist or be empty. Start the server on it afterwards.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./certbound-data", "where to install the backup (must not exist or be empty)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for programs")
 	return cmd
+}
+
+// errBackupPostgreSQL: certbound backup snapshots a SQLite file; a
+// PostgreSQL database is backed up with PostgreSQL's own tools, which take
+// a consistent snapshot of a live database (and the CA with it: it is a
+// table there).
+var errBackupPostgreSQL = errors.New("certbound backup works on the SQLite database only; on PostgreSQL, back up the database " +
+	"with pg_dump --format=custom and restore it with pg_restore into an empty database (the CA is in the database, " +
+	"encrypted with the CA password: keep the password file too; see the README, \"Backup and restore on PostgreSQL\")")
+
+// backupSupported refuses a backup of a PostgreSQL database, and of a data
+// dir without a SQLite database (a PostgreSQL replica's).
+func backupSupported(database, dataDir string) error {
+	kind, err := backend.Parse(database)
+	if err != nil {
+		return err
+	}
+	if kind == backend.PostgreSQL {
+		return errBackupPostgreSQL
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, backend.SQLiteFile)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no SQLite database in %s (a replica on PostgreSQL keeps none): %w", dataDir, errBackupPostgreSQL)
+	}
+	return nil
 }

@@ -36,6 +36,7 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		"YAML file of flag values (flag name: value); command-line flags and CERTBOUND_* variables win")
 	root.AddCommand(
 		newServeCommand(),
+		newMigrateCommand(),
 		newClientCommand(),
 		newKeysCommand(),
 		newEnrollTokenCommand(),

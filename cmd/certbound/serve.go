@@ -24,6 +24,7 @@ func newServeCommand() *cobra.Command {
 		rateToken    float64
 		rateFailures float64
 		onClone      string
+		migrate      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,6 +49,7 @@ func newServeCommand() *cobra.Command {
 				return fmt.Errorf("--on-clone: %w", err)
 			}
 			cfg.CloneAction = action
+			cfg.SkipMigrations = !migrate
 			if passwordFile != "" {
 				pw, err := readPassphrase(passwordFile)
 				if err != nil {
@@ -65,13 +67,16 @@ func newServeCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", "./certbound-data", "directory for the CA, the database and the admin key (created 0700)")
+	f.StringVar(&cfg.DataDir, "data-dir", "./certbound-data", "directory for the CA, the database and the admin key (created 0700); with a PostgreSQL --database only this replica's lock and admin key file")
+	f.StringVar(&cfg.Database, "database", "", "database: empty = SQLite in --data-dir; postgres://… or postgresql://… or libpq key=value = PostgreSQL, shared by any number of replicas (needs --password-file)")
+	f.Int32Var(&cfg.DatabasePoolSize, "database-pool-size", 10, "PostgreSQL connections this replica may open (plus one for change notifications); replicas × (pool + 1) must stay below max_connections")
+	f.BoolVar(&migrate, "migrate", true, "apply pending PostgreSQL schema migrations at start (under a database lock); false never migrates and refuses a schema behind (run `certbound migrate`)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "HTTPS listen address")
 	f.StringSliceVar(&cfg.DNS, "dns", []string{"localhost", "127.0.0.1"}, "names and IPs in the server's own certificate")
 	f.StringVar(&cfg.TrustDomain, "trust-domain", "certbound.local", "SPIFFE trust domain of issued identities")
 	f.StringVar(&cfg.Issuer, "issuer", "", "OAuth issuer identifier, the iss of every token (default: https://<first --dns name>:<--listen port>, without the port when it is 443)")
 	f.DurationVar(&cfg.CertLifetime, "cert-lifetime", 24*time.Hour, "lifetime of issued certificates (at most 168h)")
-	f.StringVar(&passwordFile, "password-file", "", "file holding the passphrase that encrypts the CA keys")
+	f.StringVar(&passwordFile, "password-file", "", "file holding the passphrase that encrypts the CA keys (required with PostgreSQL, where the keys are stored in the database)")
 	f.Float64Var(&rateEnroll, "rate-limit-enroll", 100, "enrollment and renewal requests per second per source address (0: off)")
 	f.Float64Var(&rateToken, "rate-limit-token", 100, "token requests per second per authenticated client (0: off)")
 	f.Float64Var(&rateFailures, "rate-limit-auth-failures", 10, "failed authentications per second per source address, burst twice that; then 429 (0: off)")

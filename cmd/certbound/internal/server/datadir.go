@@ -92,15 +92,27 @@ func bootstrapCA(dir string, password []byte, now func() time.Time) (bool, error
 // hash. A start that finds keys but none valid (all expired: the last valid
 // one cannot be revoked) mints a new one the same way, so that whoever runs
 // the server is never locked out of its admin API.
-func ensureAdminKey(ctx context.Context, db storage.Store, dataDir string, now time.Time, log *slog.Logger) error {
+//
+// On a database replicas share (shared), the key is one for the whole
+// database, even when several replicas start at once: they all try to
+// insert the same name, the database keeps one (the others get
+// ErrAdminKeyExists), and a replica whose insert lost removes the key file
+// it wrote and says where the key is instead. A replica that finds a valid
+// key and has no key file of its own says so too.
+func ensureAdminKey(ctx context.Context, db storage.Store, dataDir string, now time.Time, log *slog.Logger, shared bool) error {
 	keys, err := db.AdminKeys(ctx)
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(dataDir, AdminKeyFile)
 	if slices.ContainsFunc(keys, func(k storage.AdminKey) bool { return k.Valid(now) }) {
-		if _, err := os.Stat(path); err == nil {
+		_, err := os.Stat(path)
+		if err == nil {
 			return certs.CheckPrivate(path)
+		}
+		if shared && errors.Is(err, os.ErrNotExist) {
+			log.Info("this replica did not create the bootstrap admin key: another replica on the database did, into its own data dir; "+
+				"make a key for this one with `certbound admin-key create <name>`", slog.String("data_dir", dataDir))
 		}
 		return nil
 	}
@@ -116,7 +128,17 @@ func ensureAdminKey(ctx context.Context, db storage.Store, dataDir string, now t
 	if err := certs.WriteFileAtomic(path, []byte(key.Reveal()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write admin key: %w", err)
 	}
-	if err := db.InsertAdminKey(ctx, storage.AdminKey{Name: name, Hash: key.Hash(), CreatedAt: now}); err != nil {
+	err = db.InsertAdminKey(ctx, storage.AdminKey{Name: name, Hash: key.Hash(), CreatedAt: now})
+	if shared && errors.Is(err, storage.ErrAdminKeyExists) {
+		// Another replica starting at the same moment stored its key first.
+		if err := removeIfExists(path); err != nil {
+			return fmt.Errorf("remove the admin key file that did not become the key: %w", err)
+		}
+		log.Info("this replica did not create the bootstrap admin key: another replica starting at the same time did, into its own data dir; "+
+			"make a key for this one with `certbound admin-key create <name>`", slog.String("name", name))
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	log.Info("created the bootstrap admin key", slog.String("name", name), slog.String("path", path))

@@ -23,7 +23,7 @@ import (
 	"github.com/certbound/certbound/cmd/certbound/internal/metrics"
 	"github.com/certbound/certbound/enroll"
 	"github.com/certbound/certbound/storage"
-	"github.com/certbound/certbound/storage/sqlite"
+	"github.com/certbound/certbound/storage/backend"
 	"github.com/certbound/certbound/tokenex"
 )
 
@@ -31,7 +31,24 @@ import (
 // documented defaults.
 type Config struct {
 	// DataDir holds the CA, the database and the admin key. Zero: "./certbound-data".
+	// With a PostgreSQL Database it holds only what is this replica's own:
+	// the lock and the admin key file of the bootstrap key, if this replica
+	// created it.
 	DataDir string
+	// Database names the database (SPEC §13; storage/backend). Zero: SQLite
+	// at <DataDir>/certbound.db. A postgres:// or postgresql:// URL or libpq
+	// key=value settings: PostgreSQL, which any number of replicas share; the
+	// CA then lives in the database, encrypted with CAPassword, which is
+	// required.
+	Database string
+	// DatabasePoolSize is this replica's PostgreSQL connection pool. Zero:
+	// 10 (postgres.DefaultPoolSize). Unused on SQLite.
+	DatabasePoolSize int32
+	// SkipMigrations never migrates the PostgreSQL schema and refuses to
+	// start on a schema behind this binary's (serve --migrate=false; run
+	// `certbound migrate` first). Zero: pending migrations are applied at
+	// start, under a database lock. SQLite always brings its file up to date.
+	SkipMigrations bool
 	// Listen is the HTTPS address. Zero: "127.0.0.1:8443".
 	Listen string
 	// DNS are the names and IPs of the server's own certificate.
@@ -45,7 +62,9 @@ type Config struct {
 	Issuer string
 	// CertLifetime of issued leaves. Zero: 24h; at most 168h.
 	CertLifetime time.Duration
-	// CAPassword decrypts (and on first start encrypts) the CA keys. Zero: unencrypted.
+	// CAPassword decrypts (and on first start encrypts) the CA keys. Zero:
+	// unencrypted, which Open refuses on PostgreSQL (the keys would sit in a
+	// shared database in the clear).
 	CAPassword []byte
 	// RateLimitEnroll is enrollment and renewal requests per second per
 	// source address. Zero: no limit (the CLI's default is 100).
@@ -79,7 +98,9 @@ type Config struct {
 	MaxHeaderBytes    int           // [16 KiB] of request headers; above it 431
 	// Logger. Zero: slog.Default().
 	Logger *slog.Logger
-	// Now. Zero: time.Now.
+	// Now. Zero: time.Now on SQLite; on PostgreSQL the database's clock
+	// (storage.Clock: the local clock corrected by its offset to the database
+	// server's), so that replicas agree on expiry and single use.
 	Now func() time.Time
 }
 
@@ -99,9 +120,6 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
 	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, 10*time.Second)
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, 30*time.Second)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, 30*time.Second)
@@ -113,6 +131,7 @@ func (c *Config) setDefaults() {
 type Server struct {
 	cfg   Config
 	db    storage.Store
+	feed  storage.ChangeFeed // nil unless other processes write the database too (PostgreSQL)
 	ca    *ca.Authority
 	api   *httpapi.API
 	log   *slog.Logger
@@ -127,6 +146,9 @@ type Server struct {
 	tokenLimit  *httpapi.ClientLimiter
 	admins      *adminKeys
 	lock        *datalock.Lock // the data dir's, held from Open to Close
+
+	// Caches that follow what other replicas write (nil on SQLite).
+	followAdmins, followKeys *follower
 }
 
 // serverCertLifetime is the life of the server's own certificate; it is
@@ -134,12 +156,21 @@ type Server struct {
 const serverCertLifetime = 30 * 24 * time.Hour
 
 // Open prepares everything: on an empty data dir it bootstraps the CA,
-// creates the database and the admin key; later it reuses them.
+// creates the database and the admin key; later it reuses them. On
+// PostgreSQL the CA is the one in the database (the first replica to start
+// creates it) and the data dir holds only this replica's own files.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if cfg.Issuer == "" {
 		_, err := DefaultIssuer(cfg.Listen, cfg.DNS)
 		return nil, err
+	}
+	kind, err := backend.Parse(cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	if kind == backend.PostgreSQL && len(cfg.CAPassword) == 0 {
+		return nil, ErrNoPassword
 	}
 	log := cfg.Logger
 	if err := prepareDataDir(cfg.DataDir); err != nil {
@@ -150,38 +181,67 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	caDir := filepath.Join(cfg.DataDir, CADir)
-	created, err := bootstrapCA(caDir, cfg.CAPassword, cfg.Now)
-	if err != nil {
-		return nil, errors.Join(err, lock.Release())
+	created := false
+	if kind == backend.SQLite {
+		if created, err = bootstrapCA(caDir, cfg.CAPassword, nowOr(cfg.Now)); err != nil {
+			return nil, errors.Join(err, lock.Release())
+		}
 	}
 	if err := checkPrivateFiles(cfg.DataDir); err != nil {
 		return nil, errors.Join(err, lock.Release())
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
+	db, err := backend.Open(ctx, backend.Config{Database: cfg.Database, DataDir: cfg.DataDir, PoolSize: cfg.DatabasePoolSize,
+		Migrate: !cfg.SkipMigrations, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, lock.Release())
 	}
 	s := &Server{cfg: cfg, db: db, log: log, ready: make(chan struct{}), lock: lock}
-	if err := s.build(ctx, caDir); err != nil {
+	if feed, ok := db.(storage.ChangeFeed); ok {
+		s.feed = feed
+	}
+	if s.cfg.Now == nil {
+		s.cfg.Now = time.Now
+		if clock, ok := db.(storage.Clock); ok {
+			s.cfg.Now = clock.Now
+		}
+	}
+	material, err := s.sharedCA(ctx, kind, caDir, &created)
+	if err == nil {
+		err = s.build(ctx, caDir, material, created)
+	}
+	if err != nil {
+		s.followAdmins.close()
+		s.followKeys.close()
 		return nil, errors.Join(err, db.Close(), lock.Release())
 	}
 	msg := "loaded the CA"
 	if created {
 		msg = "created a new CA"
 	}
-	log.Info(msg, slog.String("root_fingerprint_sha256", s.ca.RootFingerprint()), slog.String("data_dir", cfg.DataDir),
-		slog.String("admin_key", filepath.Join(cfg.DataDir, AdminKeyFile)))
+	where := slog.String("data_dir", cfg.DataDir)
+	if kind == backend.PostgreSQL {
+		where = slog.String("database", backend.Redacted(cfg.Database))
+	}
+	log.Info(msg, slog.String("root_fingerprint_sha256", s.ca.RootFingerprint()), where)
 	return s, nil
 }
 
-func (s *Server) build(ctx context.Context, caDir string) error {
+// nowOr returns now, or time.Now when it is nil.
+func nowOr(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
+func (s *Server) build(ctx context.Context, caDir string, material *ca.Material, caCreated bool) error {
 	cfg := s.cfg
-	authority, err := ca.New(ca.Config{Dir: caDir, Password: cfg.CAPassword, TrustDomain: cfg.TrustDomain, Status: s.db, Now: cfg.Now})
+	authority, err := ca.New(ca.Config{Dir: caDir, Material: material, Password: cfg.CAPassword, TrustDomain: cfg.TrustDomain, Status: s.db, Now: cfg.Now})
 	if err != nil {
-		return err
+		return passwordHint(err, material != nil)
 	}
 	s.ca = authority
-	if err := ensureAdminKey(ctx, s.db, cfg.DataDir, cfg.Now(), s.log); err != nil {
+	if err := ensureAdminKey(ctx, s.db, cfg.DataDir, cfg.Now(), s.log, s.feed != nil); err != nil {
 		return err
 	}
 	admins, err := newAdminKeys(ctx, s.db, cfg.Now, s.log)
@@ -198,15 +258,33 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	// Every certificate authentication goes through the recording verifier,
 	// so clone detection knows which certificates have been used.
 	peers := recordingAuthority{Authority: authority, verify: enrollSvc.RecordingVerifier(authority)}
+	var activation time.Duration
+	if s.feed != nil {
+		// Replicas: a rotated key signs only once every replica publishes
+		// it — the feed's worst case to reach them all, plus the skew
+		// between their clocks.
+		activation = storage.MaxStaleness + tokenex.ClockSkew
+		if !caCreated {
+			s.awaitFirstSigningKey(ctx)
+		}
+	}
 	tokens, err := tokenex.New(ctx, tokenex.Config{Issuer: cfg.Issuer, Store: s.db, Peers: peers,
-		TrustDomain: authority.TrustDomain(), Admit: s.tokenLimit.Admit, KeyPassword: cfg.CAPassword, Lineage: enrollSvc, Now: cfg.Now})
+		TrustDomain: authority.TrustDomain(), Admit: s.tokenLimit.Admit, KeyPassword: cfg.CAPassword, Lineage: enrollSvc,
+		ActivationDelay: activation, Now: cfg.Now})
 	if err != nil {
-		return err
+		return passwordHint(err, s.feed != nil)
 	}
 	if err := s.renewServerCert(); err != nil {
 		return err
 	}
 	s.tokens = tokens
+	// The signing keys: tokenex holds them in memory (keySet). Staleness
+	// bound for a rotation made by another replica: NotifiedStaleness plus
+	// one read while the database is reachable, MaxStaleness in every case —
+	// which the activation delay above covers, so no replica signs with a
+	// key another does not publish yet.
+	s.followKeys = follow(s.feed, "signing keys", tokens.Reload, s.log, storage.ChangeSigningKeys)
+	s.followAdmins = follow(s.feed, "admin keys", admins.reload, s.log, storage.ChangeAdminKeys)
 	s.audit = audit.NewWriter(s.db, s.log, 0)
 	if cfg.MetricsListen != "" {
 		s.metrics = metrics.New(metrics.Config{Inventory: s.db, Now: cfg.Now,
@@ -215,7 +293,7 @@ func (s *Server) build(ctx context.Context, caDir string) error {
 	}
 	s.api = httpapi.New(httpapi.Config{CA: authority, Enroll: enrollSvc, Tokens: tokens, Admin: admins, AdminKeys: admins, Logger: s.log, Now: cfg.Now,
 		EnrollRate: cfg.RateLimitEnroll, AuthFailureRate: cfg.RateLimitAuthFailures,
-		Observer: observer{metrics: s.metrics, audit: s.audit}, Audit: s.db})
+		Observer: observer{metrics: s.metrics, audit: s.audit}, Audit: s.db, Ready: readiness{s}})
 	return nil
 }
 
@@ -356,6 +434,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // Close flushes the audit trail and closes the database; Serve calls it on
 // the way out, call it yourself when Serve was never called.
 func (s *Server) Close() error {
+	s.followAdmins.close()
+	s.followKeys.close()
 	s.admins.close()
 	s.audit.Close()
 	return errors.Join(s.db.Close(), s.lock.Release())

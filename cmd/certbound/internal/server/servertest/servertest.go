@@ -7,6 +7,7 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -92,6 +93,22 @@ func WithCA(c *catest.CA) Option {
 	}
 }
 
+// TestPassword is the CA password WithDatabase sets when the test sets none.
+const TestPassword = "servertest: the CA password"
+
+// WithDatabase runs the server on the database url (a pgtest.URL: PostgreSQL)
+// with a pool of 3 connections and, unless an earlier option set one,
+// TestPassword as the CA password (required there). Pass it to Restart too.
+func WithDatabase(url string) Option {
+	return func(cfg *server.Config) {
+		cfg.Database = url
+		cfg.DatabasePoolSize = 3
+		if len(cfg.CAPassword) == 0 {
+			cfg.CAPassword = []byte(TestPassword)
+		}
+	}
+}
+
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
@@ -151,11 +168,15 @@ func (s *Server) start(t testing.TB, cfg server.Config) *Server {
 	s.Roots = x509.NewCertPool()
 	s.Roots.AddCert(srv.Authority().Root())
 	s.anon = s.HTTPClient()
+	// A replica on a shared database that did not create the bootstrap key
+	// has no key file: the test sets AdminKey from the one that has.
 	key, err := os.ReadFile(filepath.Join(s.DataDir, server.AdminKeyFile))
-	if err != nil {
+	switch {
+	case err == nil:
+		s.AdminKey = strings.TrimSpace(string(key))
+	case cfg.Database == "" || !errors.Is(err, os.ErrNotExist):
 		t.Fatal(err)
 	}
-	s.AdminKey = strings.TrimSpace(string(key))
 	return s
 }
 
