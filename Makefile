@@ -45,17 +45,23 @@ seed-js: ## run the seed guide's own JavaScript (test/seed) against a fresh cert
 	$(GO) test -count=1 -run 'TestSeedJavaScript$$' -v ./cmd/examples/internal/e2e/
 
 .PHONY: bench-compare
-bench: build ## the benchmark suite: floors, enrollment, renewal, tokens, verification, 100k-client scale (~8 min; BENCH_SHORT=1 for ~1 min)
+BENCH_PG_CHECK = @pg="$${CERTBOUND_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"; \
+	if ! command -v pg_isready >/dev/null || ! pg_isready -q -d "$$pg" 2>/dev/null; then \
+	echo "*** PostgreSQL at $${CERTBOUND_BENCH_POSTGRES:-127.0.0.1:5432} is not reachable (or pg_isready is missing): the PostgreSQL loads (two replicas$(1)) are SKIPPED; set CERTBOUND_BENCH_POSTGRES=postgres://… ***" >&2; fi
+
+bench: build ## the benchmark suite: floors, enrollment, renewal, tokens, verification, 100k-client scale, two replicas on PostgreSQL (~9 min; BENCH_SHORT=1 for ~2 min)
+	$(call BENCH_PG_CHECK,)
 	$(GO) build -o bin/bench ./cmd/bench
 	./bin/bench -certbound $(BIN) $(BENCHFLAGS)
 
 STEPCA_VERSION ?= v0.30.2
-bench-compare: build ## enrollment and renewal side by side with step-ca (go install into a temporary GOBIN, removed afterwards)
+bench-compare: build ## enrollment and renewal side by side with step-ca, and on PostgreSQL with step-ca on the same PostgreSQL (go install into a temporary GOBIN, removed afterwards)
+	$(call BENCH_PG_CHECK, and step-ca on PostgreSQL)
 	$(GO) build -o bin/bench ./cmd/bench
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	echo "installing step-ca $(STEPCA_VERSION) into $$tmp" && \
 	CGO_ENABLED=0 GOBIN="$$tmp" $(GO) install github.com/smallstep/certificates/cmd/step-ca@$(STEPCA_VERSION) && \
-	./bin/bench -certbound $(BIN) -steps floor,enroll,renew -stepca "$$tmp/step-ca" $(BENCHFLAGS)
+	./bin/bench -certbound $(BIN) -steps floor,enroll,renew,pg -stepca "$$tmp/step-ca" $(BENCHFLAGS)
 
 FUZZTIME ?= 30s
 

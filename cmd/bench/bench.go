@@ -69,10 +69,12 @@ type bench struct {
 	floors floor.Floors
 }
 
-// env is one running server and what the loads use against it.
+// env is one running server, or several replicas on one database, and what
+// the loads use against it.
 type env struct {
 	section string
-	srv     *proc.Server
+	srv     *proc.Server   // the admin API's server; the first of srvs
+	srvs    []*proc.Server // the loads spread their workers over these
 	admin   *fixture.Admin
 	ids     []tls.Certificate // one identity per token client
 	names   []string          // their client ids
@@ -103,6 +105,9 @@ func (b *bench) all(ctx context.Context) error {
 	}
 	if err == nil && b.cfg.stepCA != "" {
 		err = b.compareStepCA(ctx, small)
+	}
+	if err == nil && b.cfg.steps["pg"] {
+		err = b.postgres(ctx, small)
 	}
 	small.stop()
 	if err != nil {
@@ -158,7 +163,7 @@ func (b *bench) scale(ctx context.Context, small *env) error {
 					stopPerf := b.perf(e, fmt.Sprintf("%s-%s-c%d-r%d", slug(e.section), slug(s.path), c, round+1), s.path)
 					res, err := s.run(ctx, e, c)
 					stopPerf()
-					e.meter = e.srv
+					e.resetMeter()
 					if err != nil {
 						return fmt.Errorf("%s %s C=%d: %w", e.section, s.path, c, err)
 					}
@@ -222,7 +227,7 @@ func (b *bench) start(ctx context.Context, section, dir, label string) (*env, er
 		b.rep.Starts = append(b.rep.Starts, startTime{label, srv.Started})
 	}
 	log.Printf("%s: certbound serve (pid %d) healthy after %v", section, srv.Pid, srv.Started.Round(time.Millisecond))
-	return &env{section: section, srv: srv, admin: fixture.NewAdmin(srv), meter: srv}, nil
+	return &env{section: section, srv: srv, srvs: []*proc.Server{srv}, admin: fixture.NewAdmin(srv), meter: srv}, nil
 }
 
 func (b *bench) restart(ctx context.Context, section, dir, label string) error {
@@ -236,10 +241,16 @@ func (b *bench) restart(ctx context.Context, section, dir, label string) error {
 
 func (e *env) stop() {
 	e.admin.Close()
-	if err := e.srv.Stop(); err != nil {
-		log.Printf("%s: %v", e.section, err)
+	for _, srv := range e.srvs {
+		if err := srv.Stop(); err != nil {
+			log.Printf("%s: %v", e.section, err)
+		}
 	}
 }
+
+// at is the server worker (or request) w talks to: round robin over the
+// replicas, as a load balancer would spread connections.
+func (e *env) at(w int) *proc.Server { return e.srvs[w%len(e.srvs)] }
 
 // setup registers the ten clients of the loads and enrolls one identity for
 // each token client and a first batch for renewal.
@@ -279,7 +290,7 @@ func (b *bench) runPaths(ctx context.Context, e *env) error {
 			stopPerf := b.perf(e, fmt.Sprintf("%s-%s-c%d", e.section, slug(s.path), c), s.path)
 			res, err := s.run(ctx, e, c)
 			stopPerf()
-			e.meter = e.srv
+			e.resetMeter()
 			if err != nil {
 				return fmt.Errorf("%s C=%d: %w", s.path, c, err)
 			}
@@ -326,7 +337,7 @@ func (b *bench) perf(e *env, file, path string) func() {
 		_ = cmd.Process.Kill()
 		return func() {}
 	}
-	e.meter = &perfMeter{Meter: e.srv, ctl: cw, ack: ar}
+	e.meter = &perfMeter{Meter: e.meter, ctl: cw, ack: ar} // perf records the first server only
 	return func() {
 		cw.Close()
 		ar.Close()

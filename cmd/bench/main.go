@@ -5,8 +5,11 @@
 // at several concurrencies, reading the server's own CPU time and memory from
 // /proc around each timed window; it measures token verification at a
 // resource server in-process; and it repeats the token and enrollment loads
-// on a database of 100,000 clients and 1,000,000 certificates. It prints one
-// Markdown report.
+// on a database of 100,000 clients and 1,000,000 certificates; and it runs
+// the enrollment, renewal and token loads against two replicas on one fresh
+// PostgreSQL database, alternating with the SQLite server (step pg; with
+// -stepca also enrollment against step-ca on the same PostgreSQL). It prints
+// one Markdown report.
 //
 // The load generator and the server share the machine's cores, so
 // throughput is bounded by both; server CPU per operation is not. Every load
@@ -48,9 +51,11 @@ type config struct {
 	jsonOut  string
 	env      []string // extra environment of the server, KEY=value
 	stepCA   string   // step-ca binary for the comparison; "" skips it
+	pgServer string   // PostgreSQL server the pg step creates its databases on
+	pgPool   int      // --database-pool-size of each replica
 }
 
-const allSteps = "floor,token,verify,enroll,renew,scale"
+const allSteps = "floor,token,verify,enroll,renew,scale,pg"
 
 func main() {
 	log.SetFlags(0)
@@ -68,6 +73,8 @@ func main() {
 	flag.StringVar(&cfg.perfDir, "perf", "", "record `perf` profiles of the server, one per load step, into this directory")
 	flag.StringVar(&cfg.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.StringVar(&cfg.stepCA, "stepca", "", "also run the enrollment and renewal loads against this step-ca binary, side by side (make bench-compare)")
+	flag.StringVar(&cfg.pgServer, "postgres", "", "PostgreSQL server for the pg step (a postgres:// URL of a role that may CREATE DATABASE; default $"+envPostgres+", else "+defaultPostgres+"); each run creates its databases there and drops them")
+	flag.IntVar(&cfg.pgPool, "pg-pool", 8, "--database-pool-size of each PostgreSQL replica")
 	flag.Func("server-env", "`KEY=value` added to the server's environment, e.g. GOGC=200 (repeatable)", func(s string) error {
 		if !strings.Contains(s, "=") {
 			return fmt.Errorf("want KEY=value, got %q", s)
@@ -76,6 +83,7 @@ func main() {
 		return nil
 	})
 	flag.Parse()
+	cfg.pgServer = pgServer(cfg.pgServer)
 	for _, s := range strings.Split(conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {

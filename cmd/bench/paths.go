@@ -28,12 +28,13 @@ const (
 // defaults (all its scopes, its default audience).
 func (e *env) tokenRequest(w int) []byte {
 	body := "grant_type=client_credentials&client_id=" + e.names[w%len(e.names)]
-	return load.Request("POST", e.srv.Addr, "/oauth2/token", formType, []byte(body))
+	return load.Request("POST", e.at(w).Addr, "/oauth2/token", formType, []byte(body))
 }
 
-// mtls is the pinned client config presenting worker w's identity.
-func (e *env) mtls(cert tls.Certificate) *tls.Config {
-	cfg := e.srv.PinnedTLS()
+// mtls is the config pinning the certificate of worker w's server and
+// presenting cert.
+func (e *env) mtls(w int, cert tls.Certificate) *tls.Config {
+	cfg := e.at(w).PinnedTLS()
 	cfg.Certificates = []tls.Certificate{cert}
 	return cfg
 }
@@ -71,7 +72,7 @@ func (b *bench) tokenKeepAlive(_ context.Context, e *env, c int) (load.Result, e
 		}
 	}()
 	for w := range c {
-		cn, err := load.Dial(e.srv.Addr, e.mtls(e.ids[w%len(e.ids)]))
+		cn, err := load.Dial(e.at(w).Addr, e.mtls(w, e.ids[w%len(e.ids)]))
 		if err != nil {
 			return load.Result{}, err
 		}
@@ -98,13 +99,14 @@ func (b *bench) tokenFresh(resume bool) func(context.Context, *env, int) (load.R
 	return func(_ context.Context, e *env, c int) (load.Result, error) {
 		ops := make([]load.Op, c)
 		for w := range c {
-			cfg := e.mtls(e.ids[w%len(e.ids)])
+			cfg := e.mtls(w, e.ids[w%len(e.ids)])
+			addr := e.at(w).Addr
 			if resume {
 				cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 			}
 			req := e.tokenRequest(w)
 			ops[w] = func() error {
-				cn, err := load.Dial(e.srv.Addr, cfg)
+				cn, err := load.Dial(addr, cfg)
 				if err != nil {
 					return err
 				}
@@ -159,8 +161,8 @@ func (b *bench) enroll(ctx context.Context, e *env, c int) (load.Result, error) 
 		body, _ := json.Marshal(map[string]string{"token": t, "csr": string(keys[i%len(keys)].CSR)})
 		reqs[i] = load.Request("POST", e.srv.Addr, "/v1/enroll", jsonType, body)
 	}
-	return runQueued(e.meter, c, warm, n, reqs, "enrollment tokens", func(int) (*load.Conn, error) {
-		return load.Dial(e.srv.Addr, e.srv.PinnedTLS())
+	return runQueued(e.meter, c, warm, n, reqs, "enrollment tokens", func(w int) (*load.Conn, error) {
+		return load.Dial(e.at(w).Addr, e.at(w).PinnedTLS())
 	})
 }
 
@@ -208,7 +210,7 @@ func (b *bench) renew(fresh bool) func(context.Context, *env, int) (load.Result,
 					i := next.Add(1) - 1
 					cn := (*load.Conn)(nil)
 					if fresh {
-						d, err := load.Dial(e.srv.Addr, e.mtls(ids[i]))
+						d, err := load.Dial(e.at(int(i)).Addr, e.mtls(int(i), ids[i]))
 						if err != nil {
 							return err
 						}
@@ -272,7 +274,7 @@ func dialAll(e *env, ids []tls.Certificate) ([]*load.Conn, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			conns[i], errs[i] = load.Dial(e.srv.Addr, e.mtls(id))
+			conns[i], errs[i] = load.Dial(e.at(i).Addr, e.mtls(i, id))
 		}()
 	}
 	wg.Wait()
@@ -299,7 +301,7 @@ func (b *bench) verify(ctx context.Context, e *env) (load.Result, error) {
 	if err != nil {
 		return load.Result{}, err
 	}
-	cn, err := load.Dial(e.srv.Addr, e.mtls(e.ids[0]))
+	cn, err := load.Dial(e.srv.Addr, e.mtls(0, e.ids[0]))
 	if err != nil {
 		return load.Result{}, err
 	}

@@ -58,6 +58,7 @@ type report struct {
 	DBSizes  map[string]int64
 	SeedTime time.Duration
 	StepCA   string // version of the step-ca compared with, if any
+	Postgres string // server_version of the PostgreSQL the pg step ran on, if any
 	Elapsed  time.Duration
 	Notes    []string
 }
@@ -267,6 +268,7 @@ func (r *report) print(w io.Writer) {
 	}
 
 	r.printStepCA(p)
+	r.printPostgres(p)
 	p("### Start time and database size\n")
 	p("| what | value |")
 	p("|---|---:|")
@@ -342,7 +344,7 @@ func (r *report) printTargets(p func(string, ...any)) {
 	var hi uint64
 	var at string
 	for _, x := range r.Rows {
-		if x.Section == stepCASection || x.Section == stepCARekey {
+		if x.Section == stepCASection || x.Section == stepCARekey || x.Section == pgStepCA {
 			continue
 		}
 		if m := max(x.RSSMax, x.Peak); m > hi {
@@ -372,6 +374,7 @@ func (r *report) printTargets(p func(string, ...any)) {
 			}
 		}
 	}
+	r.printPostgresTargets(p, verdict)
 	if r.StepCA == "" {
 		p("| enrollment ≥ 3 × step-ca, renewal ≥ 2 × step-ca | not measured by `make bench` (see `make bench-compare`) | — |")
 	}

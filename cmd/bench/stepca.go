@@ -60,7 +60,19 @@ const (
 	stepSubject     = "bench-enroll.local"
 )
 
-func startStepCA(ctx context.Context, bin, dir string) (*stepCA, error) {
+// badger is step-ca's default database, in dir.
+func badger(dir string) map[string]string {
+	return map[string]string{"type": "badgerv2", "dataSource": filepath.Join(dir, "db")}
+}
+
+// stepPostgres is step-ca's PostgreSQL database (smallstep/nosql's
+// "postgresql" type, database/sql over pgx): the database named, on the
+// server of dbURL.
+func stepPostgres(dbURL, name string) map[string]string {
+	return map[string]string{"type": "postgresql", "dataSource": dbURL, "database": name}
+}
+
+func startStepCA(ctx context.Context, bin, dir string, db map[string]string) (*stepCA, error) {
 	caDir := filepath.Join(dir, "ca")
 	if err := ca.Bootstrap(caDir, ca.BootstrapOptions{Name: "step-bench"}); err != nil {
 		return nil, err
@@ -87,7 +99,7 @@ func startStepCA(ctx context.Context, bin, dir string) (*stepCA, error) {
 		"address":  addr,
 		"dnsNames": []string{"127.0.0.1", "localhost"},
 		"logger":   map[string]string{"format": "text"},
-		"db":       map[string]string{"type": "badgerv2", "dataSource": filepath.Join(dir, "db")},
+		"db":       db,
 		"authority": map[string]any{
 			"provisioners": []any{map[string]any{
 				"type": "JWK", "name": stepProvisioner,
@@ -337,7 +349,7 @@ func (b *bench) compareStepCA(ctx context.Context, cb *env) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	s, err := startStepCA(ctx, b.cfg.stepCA, dir)
+	s, err := startStepCA(ctx, b.cfg.stepCA, dir, badger(dir))
 	if err != nil {
 		return err
 	}

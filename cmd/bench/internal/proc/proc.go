@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -34,6 +35,13 @@ type Config struct {
 	LogPath string
 	// Env is added to the server's environment (KEY=value).
 	Env []string
+	// AdminKey, when set, is the admin key to use instead of
+	// DataDir/admin.key: a replica joining a PostgreSQL database another
+	// replica bootstrapped writes none.
+	AdminKey string
+	// RootPEM, when set, is the CA root the server must chain to instead of
+	// DataDir/ca/root.crt (which a joining replica may not write).
+	RootPEM []byte
 }
 
 // Server is a running certbound child process.
@@ -91,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.Stop()
 		return nil, fmt.Errorf("%w (server log: %s)", err, logPath)
 	}
-	if err := s.readDataDir(); err != nil {
+	if err := s.readDataDir(cfg); err != nil {
 		s.Stop()
 		return nil, err
 	}
@@ -137,16 +145,31 @@ func (s *Server) waitHealthy(ctx context.Context, t0 time.Time) error {
 	return errors.New("certbound serve did not become healthy within a minute")
 }
 
-func (s *Server) readDataDir() error {
-	root, err := os.ReadFile(filepath.Join(s.DataDir, "ca", "root.crt"))
-	if err != nil {
-		return err
+func (s *Server) readDataDir(cfg Config) error {
+	root := cfg.RootPEM
+	if root == nil {
+		b, err := os.ReadFile(filepath.Join(s.DataDir, "ca", "root.crt"))
+		if errors.Is(err, os.ErrNotExist) {
+			// On PostgreSQL the CA lives in the database and a replica need
+			// not write it into its data dir: trust on first use of the
+			// child this process just started on loopback; the server's
+			// certificate must still chain to what it answers (below).
+			b, err = s.fetchRoot()
+		}
+		if err != nil {
+			return err
+		}
+		root = b
 	}
-	key, err := os.ReadFile(filepath.Join(s.DataDir, "admin.key"))
-	if err != nil {
-		return err
+	key := cfg.AdminKey
+	if key == "" {
+		b, err := os.ReadFile(filepath.Join(s.DataDir, "admin.key"))
+		if err != nil {
+			return err
+		}
+		key = string(b)
 	}
-	s.RootPEM, s.AdminKey = root, strings.TrimSpace(string(key))
+	s.RootPEM, s.AdminKey = root, strings.TrimSpace(key)
 	s.Roots = x509.NewCertPool()
 	if !s.Roots.AppendCertsFromPEM(root) {
 		return errors.New("ca/root.crt holds no certificate")
@@ -158,6 +181,25 @@ func (s *Server) readDataDir() error {
 	defer conn.Close()
 	s.LeafDER = conn.ConnectionState().PeerCertificates[0].Raw
 	return nil
+}
+
+// fetchRoot is GET /v1/roots without verifying the server.
+func (s *Server) fetchRoot() ([]byte, error) {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(s.URL + "/v1/roots")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /v1/roots: status %d", resp.StatusCode)
+	}
+	return b, nil
 }
 
 // PinnedTLS returns a client TLS config that accepts exactly the server's
