@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,5 +75,42 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 	if r, err := db.CertificateRevoked(ctx, cert.Serial); err != nil || r {
 		t.Errorf("CertificateRevoked after the outage = %v, %v; want false (the revocation during the outage failed)", r, err)
+	}
+}
+
+// When the server drops every connection (as a restart does) and accepts
+// new ones at once, the pool's dead connections cost no caller an error:
+// the first call that meets one resets the pool and runs again on a fresh
+// connection — a read always, a transaction when it failed before its
+// COMMIT was sent (nothing of it was committed).
+func TestDroppedConnectionsAreReplaced(t *testing.T) {
+	url := pgtest.URL(t)
+	db := open(t, url)
+	newClient(t, db, "svc")
+	for round := range 3 {
+		// Fill the pool: three callers at once hold three connections.
+		var wg sync.WaitGroup
+		for range testPoolSize {
+			wg.Go(func() { db.Ping(ctx) })
+		}
+		wg.Wait()
+		if n := pgtest.Terminate(t, url, ""); n == 0 {
+			t.Fatal("no connection terminated")
+		}
+		// At once: pgxpool pings a connection idle for a second or more
+		// before handing it out, which would hide what this checks.
+		var errs []error
+		if _, err := db.ListClients(ctx, "", 0); err != nil {
+			errs = append(errs, err)
+		}
+		if err := db.DisableClient(ctx, "svc", db.Now()); err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := db.CountClients(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			t.Fatalf("round %d: calls right after every connection was dropped: %v", round, errs)
+		}
 	}
 }
