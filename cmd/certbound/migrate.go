@@ -13,7 +13,10 @@ import (
 )
 
 func newMigrateCommand() *cobra.Command {
-	var cfg backend.Config
+	var (
+		cfg    backend.Config
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Bring the database schema up to date and exit",
@@ -49,11 +52,17 @@ pending migrations, and closes it; the server must be stopped.`,
 				if err = errors.Join(err, lock.Release()); err != nil {
 					return err
 				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), migrateView{Backend: kind.String(), DataDir: cfg.DataDir, UpToDate: true})
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "the SQLite database in %s is up to date\n", cfg.DataDir)
 				return nil
 			}
 			if err := backend.Migrate(cmd.Context(), cfg); err != nil {
 				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), migrateView{Backend: kind.String(), Database: backend.Redacted(cfg.Database), UpToDate: true})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "the PostgreSQL database %s is up to date\n", backend.Redacted(cfg.Database))
 			return nil
@@ -62,5 +71,14 @@ pending migrations, and closes it; the server must be stopped.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Database, "database", "", "database: empty = SQLite in --data-dir; postgres://… or postgresql://… or libpq key=value = PostgreSQL")
 	f.StringVar(&cfg.DataDir, "data-dir", "./certbound-data", "the data dir of the SQLite database (unused with PostgreSQL)")
+	f.BoolVar(&asJSON, "json", false, "print JSON for programs")
 	return cmd
+}
+
+// migrateView is what migrate prints with --json.
+type migrateView struct {
+	Backend  string `json:"backend"`            // sqlite or postgresql
+	Database string `json:"database,omitempty"` // PostgreSQL, without its password
+	DataDir  string `json:"data_dir,omitempty"` // SQLite
+	UpToDate bool   `json:"up_to_date"`
 }

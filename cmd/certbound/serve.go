@@ -70,7 +70,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", "./certbound-data", "directory for the CA, the database and the admin key (created 0700); with a PostgreSQL --database only this replica's lock and admin key file")
 	f.StringVar(&cfg.Database, "database", "", "database: empty = SQLite in --data-dir; postgres://… or postgresql://… or libpq key=value = PostgreSQL, shared by any number of replicas (needs --password-file)")
 	f.Int32Var(&cfg.DatabasePoolSize, "database-pool-size", 10, "PostgreSQL connections this replica may open (plus one for change notifications); replicas × (pool + 1) must stay below max_connections")
-	f.BoolVar(&migrate, "migrate", true, "apply pending PostgreSQL schema migrations at start (under a database lock); false never migrates and refuses a schema behind (run `certbound migrate`)")
+	f.BoolVar(&migrate, "migrate", true, "apply pending PostgreSQL schema migrations at start (under a database lock); false never migrates and refuses a schema behind (run certbound migrate first)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "HTTPS listen address")
 	f.StringSliceVar(&cfg.DNS, "dns", []string{"localhost", "127.0.0.1"}, "names and IPs in the server's own certificate")
 	f.StringVar(&cfg.TrustDomain, "trust-domain", "certbound.local", "SPIFFE trust domain of issued identities")

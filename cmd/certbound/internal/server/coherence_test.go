@@ -17,8 +17,9 @@ import (
 
 // notifiedDeadline is the bound the change feed promises while the database
 // is reachable (storage.NotifiedStaleness, SPEC §13's 1 s), plus room for a
-// loaded test machine to schedule the reload.
-const notifiedDeadline = storage.NotifiedStaleness + 500*time.Millisecond
+// loaded test machine (race detector, parallel packages) to schedule the
+// reload and the request that observes it.
+const notifiedDeadline = storage.NotifiedStaleness + time.Second
 
 // within polls ok until it holds or d has passed.
 func within(d time.Duration, ok func() bool) bool {
@@ -76,7 +77,9 @@ func TestRotationOnOneReplicaPublishedEverywhereFirst(t *testing.T) {
 	}
 	oldKID := kidOf(a)
 
+	before := a.Now()
 	r := a.Admin(t, "POST", "/v1/keys/rotate", nil)
+	after := a.Now()
 	var rot struct {
 		KID      string    `json:"kid"`
 		ActiveAt time.Time `json:"active_at"`
@@ -86,8 +89,9 @@ func TestRotationOnOneReplicaPublishedEverywhereFirst(t *testing.T) {
 		t.Fatalf("rotate: %d %s", r.Status, r.Body)
 	}
 	delay := storage.MaxStaleness + tokenex.ClockSkew
-	if got := rot.ActiveAt.Sub(a.Now()); got < delay-2*time.Second || got > delay {
-		t.Fatalf("active_at is %v from now, want about %v", got, delay)
+	// active_at is the rotation's time plus the delay, to the second.
+	if rot.ActiveAt.Before(before.Add(delay).Truncate(time.Second)) || rot.ActiveAt.After(after.Add(delay)) {
+		t.Fatalf("active_at %v, want between %v and %v", rot.ActiveAt, before.Add(delay), after.Add(delay))
 	}
 	if !within(notifiedDeadline, func() bool { return slices.Contains(jwksKIDs(t, b), rot.KID) }) {
 		t.Fatalf("B does not publish the new key within %v: %v", notifiedDeadline, jwksKIDs(t, b))

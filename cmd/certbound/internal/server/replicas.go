@@ -36,16 +36,16 @@ func passwordHint(err error, shared bool) error {
 // sharedCA returns the CA stored in the database (PostgreSQL): the first
 // replica to start creates it — a new CA, both keys encrypted with the CA
 // password — and stores it; every other one, also one starting at the same
-// moment, waits for that and loads it (storage.SharedCA.InitCA). *created
+// moment, waits for that and loads it (storage.SharedCA.InitCA). created
 // reports whether this replica created it. On SQLite it returns nil: the CA
 // is in <data-dir>/ca.
-func (s *Server) sharedCA(ctx context.Context, kind backend.Kind, caDir string, created *bool) (*ca.Material, error) {
+func (s *Server) sharedCA(ctx context.Context, kind backend.Kind, caDir string) (m *ca.Material, created bool, err error) {
 	if kind == backend.SQLite {
-		return nil, nil
+		return nil, false, nil
 	}
 	shared, ok := s.db.(storage.SharedCA)
 	if !ok {
-		return nil, errors.New("the PostgreSQL store does not keep a CA")
+		return nil, false, errors.New("the PostgreSQL store does not keep a CA")
 	}
 	if ca.Exists(caDir) {
 		s.log.Warn("the data dir holds a CA directory, which a server on PostgreSQL does not use: the CA is the one in the database",
@@ -60,17 +60,16 @@ func (s *Server) sharedCA(ctx context.Context, kind backend.Kind, caDir string, 
 			IntermediateCertPEM: m.IntermediateCertPEM, IntermediateKeyPEM: m.IntermediateKeyPEM, CreatedAt: s.cfg.Now()}, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load or create the CA in the database: %w", err)
+		return nil, false, fmt.Errorf("load or create the CA in the database: %w", err)
 	}
 	if !ca.KeyEncrypted(stored.IntermediateKeyPEM) {
 		// Put there by something else than certbound serve (a copy from an
 		// unencrypted SQLite data dir, say): refuse rather than serve keys
 		// anyone with the database can read.
-		return nil, errors.New("the CA stored in the database has an unencrypted intermediate key; encrypt it with the CA password first")
+		return nil, false, errors.New("the CA stored in the database has an unencrypted intermediate key; encrypt it with the CA password first")
 	}
-	*created = isNew
 	return &ca.Material{RootCertPEM: stored.RootCertPEM, RootKeyPEM: stored.RootKeyPEM,
-		IntermediateCertPEM: stored.IntermediateCertPEM, IntermediateKeyPEM: stored.IntermediateKeyPEM}, nil
+		IntermediateCertPEM: stored.IntermediateCertPEM, IntermediateKeyPEM: stored.IntermediateKeyPEM}, isNew, nil
 }
 
 // firstKeyWait bounds how long a replica that did not create the CA waits

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -205,7 +206,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			s.cfg.Now = clock.Now
 		}
 	}
-	material, err := s.sharedCA(ctx, kind, caDir, &created)
+	material, sharedCreated, err := s.sharedCA(ctx, kind, caDir)
+	created = created || sharedCreated
 	if err == nil {
 		err = s.build(ctx, caDir, material, created)
 	}
@@ -222,8 +224,18 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if kind == backend.PostgreSQL {
 		where = slog.String("database", backend.Redacted(cfg.Database))
 	}
-	log.Info(msg, slog.String("root_fingerprint_sha256", s.ca.RootFingerprint()), where)
+	attrs := []any{slog.String("root_fingerprint_sha256", s.ca.RootFingerprint()), where}
+	if keyFile := filepath.Join(cfg.DataDir, AdminKeyFile); fileExists(keyFile) {
+		attrs = append(attrs, slog.String("admin_key", keyFile)) // a replica that did not make the key has none
+	}
+	log.Info(msg, attrs...)
 	return s, nil
+}
+
+// fileExists reports whether path exists.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // nowOr returns now, or time.Now when it is nil.
