@@ -26,8 +26,9 @@ const DefaultPoolSize = 10
 // connections that refuses a schema behind this binary's.
 type Options struct {
 	// PoolSize is the most connections the pool holds (pgxpool's MaxConns).
-	// Zero means DefaultPoolSize. Each DB opens one more connection of its
-	// own for notifications; see the package doc for the sizing rule.
+	// Zero means DefaultPoolSize; a pool_max_conns in the URL is ignored.
+	// Each DB opens one more connection of its own for notifications; see
+	// the package doc for the sizing rule.
 	PoolSize int32
 	// Migrate applies pending migrations at Open (under an advisory lock, so
 	// replicas starting together migrate once). False: Open fails when the

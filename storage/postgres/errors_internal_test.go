@@ -17,6 +17,7 @@ import (
 // The classifier on real errors, produced by real statements on a real
 // server: each case makes PostgreSQL (or the network) fail in one way.
 func TestTranslateRealErrors(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	ctx := context.Background()
 	db, err := Open(ctx, url, Options{PoolSize: 2, Migrate: true})
@@ -176,6 +177,7 @@ func mustExec(t *testing.T, q execer, sql string) {
 // A transaction that PostgreSQL aborts as a deadlock victim runs again,
 // and its second run commits.
 func TestInTxRetriesDeadlock(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	ctx := context.Background()
 	db, err := Open(ctx, url, Options{PoolSize: 2, Migrate: true})

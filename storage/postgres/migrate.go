@@ -32,7 +32,8 @@ var ErrSchemaBehind = errors.New("postgres: the database schema is behind this b
 var ErrSchemaNewer = errors.New("postgres: the database schema is newer than this binary knows; run a newer certbound")
 
 // Migrate applies the pending migrations to the database at url and
-// returns; `certbound migrate` runs it. See Open for the rules.
+// returns; `certbound migrate` runs it. It logs each migration applied to
+// slog.Default. See migrate for the rules.
 func Migrate(ctx context.Context, url string) error {
 	cfg, err := poolConfig(url, Options{})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // up: one migrates under the advisory lock, the others wait for it and find
 // the schema current.
 func TestMigrateConcurrentOpen(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
@@ -126,6 +127,7 @@ func newerSchema(t *testing.T, url string) {
 }
 
 func TestMigrateRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	newerSchema(t, url)
 	if err := postgres.Migrate(ctx, url); !errors.Is(err, postgres.ErrSchemaNewer) {

@@ -16,6 +16,7 @@ import (
 // again without being reopened — its pool dials anew and its listener
 // reconnects.
 func TestOutageAndRecovery(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	db := open(t, url)
 	newClient(t, db, "svc")
@@ -84,6 +85,7 @@ func TestOutageAndRecovery(t *testing.T) {
 // connection — a read always, a transaction when it failed before its
 // COMMIT was sent (nothing of it was committed).
 func TestDroppedConnectionsAreReplaced(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	db := open(t, url)
 	newClient(t, db, "svc")

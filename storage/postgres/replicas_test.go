@@ -18,6 +18,7 @@ import (
 // redeem one token → exactly one certificate recorded, the others
 // ErrNotFound.
 func TestRedeemOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	dbs := []*postgres.DB{open(t, url), open(t, url)}
 	newClient(t, dbs[0], "svc")
@@ -68,6 +69,7 @@ func TestRedeemOnceAcrossReplicas(t *testing.T) {
 // clone detection depends on it), instead of signing on a stale read and
 // losing at the UPDATE (ErrConflict).
 func TestRenewOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	dbs := []*postgres.DB{open(t, url), open(t, url)}
 	newClient(t, dbs[0], "svc")
@@ -118,6 +120,7 @@ func TestRenewOnceAcrossReplicas(t *testing.T) {
 // NotifiedStaleness, and the other's status cache does not answer from
 // before it: a revocation and a disabled client are refused there at once.
 func TestChangeFeedAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	a, b := open(t, url), open(t, url)
 	got := make(chan storage.ChangeKind, 100)
@@ -190,6 +193,7 @@ func waitKind(t *testing.T, got <-chan storage.ChangeKind, kind storage.ChangeKi
 // a revocation made on another replica is refused at the very next read.
 // The listener comes back when it can, and the subscribers get ChangeAll.
 func TestListenerLoss(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	a, b := open(t, url), open(t, url)
 	got := make(chan storage.ChangeKind, 100)
@@ -262,6 +266,7 @@ func dbName(t testing.TB, url string) string {
 // InitCA called at the same moment by three replicas: one creation stored,
 // all three get the same material.
 func TestInitCAOnce(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	dbs := []*postgres.DB{open(t, url), open(t, url), open(t, url)}
 	if _, err := dbs[0].LoadCA(ctx); !errors.Is(err, storage.ErrNotFound) {
@@ -318,6 +323,7 @@ func TestInitCAOnce(t *testing.T) {
 
 // The clock offset to a server on the same host is small, and Now follows it.
 func TestClockOffset(t *testing.T) {
+	t.Parallel()
 	db := openFresh(t)
 	if off := db.ClockOffset(); off > 50*time.Millisecond || off < -50*time.Millisecond {
 		t.Errorf("offset to a server on this host = %v, want within ±50ms", off)

@@ -12,5 +12,6 @@
 // with a loud message naming the variable — except under CI=true, where a
 // skipped PostgreSQL suite would hide a broken setup, and the test fails.
 //
-// It never touches a database it did not create.
+// It creates and drops only databases named certbound_t_*; Admin and
+// Terminate act on the server for tests that simulate outages.
 package pgtest
