@@ -27,5 +27,6 @@
 // them, two at a time on two cores: the rotation test spends some 90 s
 // waiting for the new key's activation (storage.MaxStaleness plus the clock
 // skew) while the fault test runs. -short shrinks the loops; CI runs the
-// full version (about three minutes on two cores).
+// full version: some 110 s on two quiet cores, up to three and a half
+// minutes when other tests share them.
 package replicas

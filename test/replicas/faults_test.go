@@ -95,6 +95,7 @@ func TestCrashesAndDatabaseRestartsUnderLoadLoseNothingAndNeedNoRestart(t *testi
 
 	// Every replica is ready again by itself, within the bound a replica
 	// has to notice the database came back, and serves.
+	ended := time.Now()
 	for _, r := range c.replicas {
 		if want := 1 + kills[r.name]; r.runs != want {
 			t.Fatalf("replica %s ran %d times, want %d", r.name, r.runs, want)
@@ -107,6 +108,7 @@ func TestCrashesAndDatabaseRestartsUnderLoadLoseNothingAndNeedNoRestart(t *testi
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	t.Logf("every replica ready %s after the load ended", time.Since(ended).Round(time.Millisecond))
 	id := c.enrolledClient(t, c.replicas[0], "after-the-faults")
 	for _, r := range c.replicas {
 		if _, err := c.tokenOnce(ctx, r, id); err != nil {
