@@ -4,12 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/certbound/certbound/storage/postgres"
 )
 
 // envPostgres names the PostgreSQL server the bench creates its databases
@@ -31,12 +30,9 @@ func pgServer(flagValue string) string {
 	return defaultPostgres
 }
 
-// pgAdmin is a connection to the server's own database, for creating and
-// dropping the bench's databases.
-type pgAdmin struct {
-	server string
-	conn   *pgx.Conn
-}
+// pgAdmin creates and drops the bench's databases on the server
+// (storage/postgres.Admin: only storage/postgres talks PostgreSQL).
+type pgAdmin struct{ admin *postgres.Admin }
 
 // pgReachTimeout bounds the wait for the server before the PostgreSQL
 // loads are skipped.
@@ -45,11 +41,11 @@ const pgReachTimeout = 2 * time.Second
 func dialPostgres(ctx context.Context, server string) (*pgAdmin, error) {
 	ctx, cancel := context.WithTimeout(ctx, pgReachTimeout)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, server)
+	a, err := postgres.DialAdmin(ctx, server)
 	if err != nil {
 		return nil, err
 	}
-	return &pgAdmin{server: server, conn: conn}, nil
+	return &pgAdmin{admin: a}, nil
 }
 
 // create makes a fresh, empty database certbound_t_bench_<what>_<random>
@@ -59,15 +55,8 @@ func (a *pgAdmin) create(ctx context.Context, what string) (name, dbURL string, 
 	var raw [6]byte
 	_, _ = rand.Read(raw[:])
 	name = "certbound_t_bench_" + what + "_" + hex.EncodeToString(raw[:])
-	if _, err := a.conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", "", fmt.Errorf("create database %s: %w", name, err)
-	}
-	u, err := url.Parse(a.server)
-	if err != nil {
-		return "", "", fmt.Errorf("%s is not a postgres:// URL", redactURL(a.server))
-	}
-	u.Path = "/" + name
-	return name, u.String(), nil
+	dbURL, err = a.admin.CreateDatabase(ctx, name)
+	return name, dbURL, err
 }
 
 // drop removes a database create made, with the connections still open to
@@ -75,22 +64,13 @@ func (a *pgAdmin) create(ctx context.Context, what string) (name, dbURL string, 
 func (a *pgAdmin) drop(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := a.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", name, err)
-	}
-	return nil
+	return a.admin.DropDatabase(ctx, name)
 }
 
-func (a *pgAdmin) close() { _ = a.conn.Close(context.Background()) }
+func (a *pgAdmin) close() { a.admin.Close() }
 
 // version is the server's version string, for the report.
-func (a *pgAdmin) version(ctx context.Context) string {
-	var v string
-	if err := a.conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
-		return "?"
-	}
-	return v
-}
+func (a *pgAdmin) version(ctx context.Context) string { return a.admin.ServerVersion(ctx) }
 
 // redactURL drops the password from a URL for messages.
 func redactURL(s string) string {

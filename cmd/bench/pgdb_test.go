@@ -49,8 +49,13 @@ func TestPostgresDatabaseLifecycle(t *testing.T) {
 	if err := admin.drop(name); err != nil { // conn is still open: WITH (FORCE)
 		t.Fatal(err)
 	}
+	server2, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server2.Close(context.Background())
 	var n int
-	if err := admin.conn.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname = $1`, name).Scan(&n); err != nil {
+	if err := server2.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname = $1`, name).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

@@ -265,7 +265,8 @@ func TestServeHelpDocumentsEveryFlagWithItsDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`--data-dir string`, `(default "./certbound-data")`, `(default "127.0.0.1:8443")`,
-		`https://<first --dns name>:<--listen port>`, `(default "certbound.local")`, `--rate-limit-enroll`, `--config`} {
+		`https://<first --dns name>:<--listen port>`, `(default "certbound.local")`, `--rate-limit-enroll`, `--config`,
+		`--database string`, `--database-pool-size int32`, `(default 10)`, `--migrate`, `(default true)`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("serve --help lacks %q", want)
 		}

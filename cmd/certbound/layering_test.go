@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -70,9 +71,17 @@ func TestLayering(t *testing.T) {
 	// what one backend alone can (backup, the benchmark seed) may name one;
 	// everything else talks to storage.Store.
 	backends := []string{"storage/sqlite", "storage/postgres"}
-	backendUsers := []string{"storage/backend", "cmd/certbound/internal/server", "cmd/certbound/internal/backup", "cmd/bench"}
+	backendUsers := []string{"storage/backend", "cmd/certbound/internal/backup", "cmd/bench"}
 	for _, p := range pkgs {
 		me := rel(p.ImportPath)
+		// R1: storage/backend is the one place that picks a backend: no
+		// other package imports both (the server opens its store through it).
+		// cmd/bench is the exception: a tool that seeds a stopped server's
+		// SQLite file and creates scratch PostgreSQL databases.
+		if me != "storage/backend" && me != "cmd/bench" && slices.ContainsFunc(p.Imports, func(i string) bool { return rel(i) == "storage/sqlite" }) &&
+			slices.ContainsFunc(p.Imports, func(i string) bool { return rel(i) == "storage/postgres" }) {
+			t.Errorf("%s imports both backends: only storage/backend picks one", me)
+		}
 		for _, imp := range p.Imports {
 			dep := rel(imp)
 			internal := strings.HasPrefix(imp, module)

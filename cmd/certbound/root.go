@@ -48,6 +48,7 @@ the flag name in upper case with dashes as underscores (--data-dir → CERTBOUND
 		newAdminKeyCommand(),
 		newBackupCommand(),
 		newRestoreCommand(),
+		newDBCommand(),
 		newCACommand(),
 		newVersionCommand(),
 	)

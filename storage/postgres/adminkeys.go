@@ -30,24 +30,22 @@ func (db *DB) InsertAdminKey(ctx context.Context, k storage.AdminKey) error {
 // AdminKeys returns every admin key record, revoked and expired ones
 // included, oldest first.
 func (db *DB) AdminKeys(ctx context.Context) ([]storage.AdminKey, error) {
-	rows, err := db.pool.Query(ctx, `SELECT name, hash, created_at, expires_at, last_used_at, revoked_at
-		FROM admin_keys ORDER BY created_at, name`)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
 	var out []storage.AdminKey
-	for rows.Next() {
-		var k storage.AdminKey
-		var created int64
-		var expires, used, revoked *int64
-		if err := rows.Scan(&k.Name, &k.Hash, &created, &expires, &used, &revoked); err != nil {
-			return nil, translate(err)
-		}
-		k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromUnix(created), fromNullUnix(expires), fromNullUnix(used), fromNullUnix(revoked)
-		out = append(out, k)
-	}
-	return out, translate(rows.Err())
+	err := db.query(ctx, `SELECT name, hash, created_at, expires_at, last_used_at, revoked_at
+		FROM admin_keys ORDER BY created_at, name`, nil,
+		func() { out = nil },
+		func(rows pgx.Rows) error {
+			var k storage.AdminKey
+			var created int64
+			var expires, used, revoked *int64
+			if err := rows.Scan(&k.Name, &k.Hash, &created, &expires, &used, &revoked); err != nil {
+				return err
+			}
+			k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromUnix(created), fromNullUnix(expires), fromNullUnix(used), fromNullUnix(revoked)
+			out = append(out, k)
+			return nil
+		})
+	return out, err
 }
 
 // RevokeAdminKey marks the key name revoked at now, in one transaction with

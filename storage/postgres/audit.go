@@ -47,23 +47,20 @@ func (db *DB) ListAuditEvents(ctx context.Context, f storage.AuditFilter) ([]sto
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.pool.Query(ctx, `SELECT id, at, type, client_id, serial, reason, remote, request_id, count, admin_key, target_key
-		FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT `+a.add(limit), a...)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
+	q := `SELECT id, at, type, client_id, serial, reason, remote, request_id, count, admin_key, target_key
+		FROM audit_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ` + a.add(limit)
 	var out []storage.AuditEvent
-	for rows.Next() {
+	err := db.query(ctx, q, a, func() { out = nil }, func(rows pgx.Rows) error {
 		var e storage.AuditEvent
 		var at int64
 		if err := rows.Scan(&e.ID, &at, &e.Type, &e.ClientID, &e.Serial, &e.Reason, &e.Remote, &e.RequestID, &e.Count, &e.AdminKey, &e.TargetKey); err != nil {
-			return nil, translate(err)
+			return err
 		}
 		e.At = time.UnixMilli(at).UTC()
 		out = append(out, e)
-	}
-	return out, translate(rows.Err())
+		return nil
+	})
+	return out, err
 }
 
 // PruneAuditEvents deletes events older than before and returns how many.

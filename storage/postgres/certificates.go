@@ -113,7 +113,11 @@ func (db *DB) RenewCertificate(ctx context.Context, oldSerial string, now time.T
 
 // GetCertificate returns the record for serial, or storage.ErrNotFound.
 func (db *DB) GetCertificate(ctx context.Context, serial string) (storage.Certificate, error) {
-	return scanCertificate(db.pool.QueryRow(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = $1`, serial))
+	var r certificateRow
+	if err := db.queryRow(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = $1`, []any{serial}, r.dest()...); err != nil {
+		return storage.Certificate{}, err
+	}
+	return r.certificate(), nil
 }
 
 // CertificateRevoked reports whether serial is revoked. An unknown serial
@@ -135,8 +139,8 @@ func (db *DB) certificateStatus(ctx context.Context, serial string) (cachedSeria
 	gen := db.cache.generation()
 	var revoked *int64
 	var suspect bool
-	err := translate(db.pool.QueryRow(ctx, `SELECT revoked_at, clone_suspect_of IS NOT NULL FROM certificates WHERE serial = $1`, serial).
-		Scan(&revoked, &suspect))
+	err := db.queryRow(ctx, `SELECT revoked_at, clone_suspect_of IS NOT NULL FROM certificates WHERE serial = $1`, []any{serial},
+		&revoked, &suspect)
 	if errors.Is(err, storage.ErrNotFound) {
 		return cachedSerial{revoked: true}, nil
 	}
@@ -154,9 +158,9 @@ func (db *DB) certificateStatus(ctx context.Context, serial string) (cachedSeria
 // planner use it.
 func (db *DB) FingerprintRevoked(ctx context.Context, fingerprint string) (bool, error) {
 	var revoked bool
-	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM certificates WHERE fingerprint = $1 AND revoked_at IS NOT NULL)`,
-		fingerprint).Scan(&revoked)
-	return revoked, translate(err)
+	err := db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM certificates WHERE fingerprint = $1 AND revoked_at IS NOT NULL)`,
+		[]any{fingerprint}, &revoked)
+	return revoked, err
 }
 
 // RevokeCertificate revokes serial at now with reason, unless it is revoked
@@ -233,20 +237,16 @@ func (db *DB) ListCertificates(ctx context.Context, f storage.CertificateFilter)
 		limit = 1000
 	}
 	q += " ORDER BY serial LIMIT " + a.add(limit)
-	rows, err := db.pool.Query(ctx, q, a...)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
 	var out []storage.Certificate
-	for rows.Next() {
-		c, err := scanCertificate(rows)
-		if err != nil {
-			return nil, err
+	err := db.query(ctx, q, a, func() { out = nil }, func(rows pgx.Rows) error {
+		var r certificateRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return err
 		}
-		out = append(out, c)
-	}
-	return out, translate(rows.Err())
+		out = append(out, r.certificate())
+		return nil
+	})
+	return out, err
 }
 
 // CountCertificates counts active certificates (storage.StateActive:
@@ -256,9 +256,9 @@ func (db *DB) CountCertificates(ctx context.Context, now time.Time, window time.
 	var a args
 	soon := a.add(unix(now.Add(window)))
 	active := stateCondition(storage.StateActive, unix(now), &a)
-	err := db.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE not_after <= `+soon+`)
-		FROM certificates WHERE `+active, a...).Scan(&c.Active, &c.ExpiringSoon)
-	return c, translate(err)
+	err := db.queryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE not_after <= `+soon+`)
+		FROM certificates WHERE `+active, a, &c.Active, &c.ExpiringSoon)
+	return c, err
 }
 
 // PruneExpiredCertificates deletes the records of certificates that
@@ -293,8 +293,8 @@ func (db *DB) MarkCertificateUsed(ctx context.Context, serial string, now time.T
 // storage.ErrNotFound.
 func (db *DB) CertificateFirstUsed(ctx context.Context, serial string) (time.Time, error) {
 	var used *int64
-	if err := db.pool.QueryRow(ctx, `SELECT first_used_at FROM certificates WHERE serial = $1`, serial).Scan(&used); err != nil {
-		return time.Time{}, translate(err)
+	if err := db.queryRow(ctx, `SELECT first_used_at FROM certificates WHERE serial = $1`, []any{serial}, &used); err != nil {
+		return time.Time{}, err
 	}
 	return fromNullUnix(used), nil
 }

@@ -83,11 +83,13 @@ func (db *DB) GetClient(ctx context.Context, id string) (storage.Client, error) 
 		return c, nil
 	}
 	gen := db.cache.generation()
-	c, err := scanClient(db.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
-	if err == nil {
-		db.cache.putClient(c, gen)
+	var r clientRow
+	if err := db.queryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, []any{id}, r.dest()...); err != nil {
+		return storage.Client{}, err
 	}
-	return c, err
+	c := r.client()
+	db.cache.putClient(c, gen)
+	return c, nil
 }
 
 // ListClients returns up to limit clients ordered by id, starting after
@@ -97,20 +99,18 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]stora
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+clientColumns+` FROM clients WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
 	var out []storage.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, translate(rows.Err())
+	err := db.query(ctx, `SELECT `+clientColumns+` FROM clients WHERE id > $1 ORDER BY id LIMIT $2`, []any{after, limit},
+		func() { out = nil },
+		func(rows pgx.Rows) error {
+			var r clientRow
+			if err := rows.Scan(r.dest()...); err != nil {
+				return err
+			}
+			out = append(out, r.client())
+			return nil
+		})
+	return out, err
 }
 
 // ModifyClient reads the client id with a row lock (FOR UPDATE), lets
@@ -199,6 +199,6 @@ func (db *DB) ClientDisabled(ctx context.Context, id string) (bool, error) {
 // CountClients returns the number of clients.
 func (db *DB) CountClients(ctx context.Context) (int, error) {
 	var n int
-	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM clients`).Scan(&n)
-	return n, translate(err)
+	err := db.queryRow(ctx, `SELECT count(*) FROM clients`, nil, &n)
+	return n, err
 }

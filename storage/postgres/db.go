@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/certbound/certbound/storage"
 )
@@ -162,10 +163,36 @@ func (db *DB) Close() error {
 }
 
 // Ping reports whether the database answers now (GET /v1/ready): one query
-// on a pooled connection.
+// on a pooled connection (a fresh one if the pooled one was dropped).
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
-	return translate(db.pool.QueryRow(ctx, `SELECT 1`).Scan(&one))
+	return db.queryRow(ctx, `SELECT 1`, nil, &one)
+}
+
+// queryRow runs a read of one row into dest, with the retries of retry:
+// no row → storage.ErrNotFound.
+func (db *DB) queryRow(ctx context.Context, sql string, args []any, dest ...any) error {
+	return db.retry(ctx, func() error { return db.pool.QueryRow(ctx, sql, args...).Scan(dest...) })
+}
+
+// query runs a read of many rows, with the retries of retry: start is
+// called before each attempt (to forget the rows of a failed one), then
+// scan once per row.
+func (db *DB) query(ctx context.Context, sql string, args []any, start func(), scan func(pgx.Rows) error) error {
+	return db.retry(ctx, func() error {
+		start()
+		rows, err := db.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 }
 
 // Stat returns the pool's statistics (connections open, idle, waited for).
@@ -201,18 +228,48 @@ func (db *DB) tryTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return commitError{err}
+	}
+	return nil
 }
 
-// retry runs attempt until it succeeds, fails with an error retryable does
-// not accept (or one whose statement never reached the server, after a
-// connection was found broken), or maxAttempts ran; it returns the
-// translated error.
+// commitError: COMMIT itself failed. If the connection broke meanwhile,
+// whether the transaction committed is unknown, so it is not run again
+// for that (a serialization failure at COMMIT still is: nothing committed).
+type commitError struct{ err error }
+
+func (e commitError) Error() string { return e.err.Error() }
+func (e commitError) Unwrap() error { return e.err }
+
+// retry runs attempt until it succeeds or fails for good, at most
+// maxAttempts times, and returns the translated error. It runs attempt
+// again
+//   - at once, after resetting the pool, when the connection it got from the
+//     pool turned out to be dropped by the server (a restart, a failover,
+//     pg_terminate_backend) and nothing was committed (see droppedConn):
+//     the pool's other idle connections are most likely dead too;
+//   - after a short jittered pause, when it failed with a serialization
+//     failure or a deadlock (retryable), or its statement never reached the
+//     server (pgconn.SafeToRetry).
+//
+// A server that refuses new connections fails at once (no retry): the
+// caller gets storage.ErrUnavailable.
 func (db *DB) retry(ctx context.Context, attempt func() error) error {
 	var err error
 	for i := 1; ; i++ {
-		err = attempt()
-		if err == nil || i == maxAttempts || !(retryable(err) || pgconn.SafeToRetry(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)) {
+		if err = attempt(); err == nil {
+			return nil
+		}
+		if i == maxAttempts || ctx.Err() != nil {
+			return translate(err)
+		}
+		switch {
+		case droppedConn(err):
+			db.pool.Reset()
+			continue
+		case retryable(err), pgconn.SafeToRetry(err):
+		default:
 			return translate(err)
 		}
 		// 2–6 ms, 4–12 ms, …: long enough for the transaction that won to
@@ -226,8 +283,20 @@ func (db *DB) retry(ctx context.Context, attempt func() error) error {
 	}
 }
 
+// droppedConn reports whether err says that an established connection was
+// lost (not that a new one could not be made, nor that the pool is closed),
+// before any COMMIT was sent on it.
+func droppedConn(err error) bool {
+	var ce *pgconn.ConnectError
+	var commit commitError
+	return unavailable(err) && !errors.As(err, &ce) && !errors.As(err, &commit) && !errors.Is(err, puddle.ErrClosedPool) &&
+		!errors.Is(err, context.DeadlineExceeded)
+}
+
 // exec runs one statement on its own (an implicit transaction), with the
-// retries of retry, and returns the rows it affected.
+// retries of retry, and returns the rows it affected. Every statement run
+// through it may run twice (a connection lost after the server committed
+// but before it answered): it must be idempotent or harmless to repeat.
 func (db *DB) exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	var n int64
 	err := db.retry(ctx, func() error {

@@ -47,8 +47,12 @@
 // returned). A unique violation (23505) is storage.ErrConflict. A lost or
 // refused connection (connect errors, network errors, SQLSTATE class 08 and
 // 53, 57P01–57P03, a closed pool, a deadline) wraps storage.ErrUnavailable:
-// the server answers 503. pgxpool drops a broken connection and dials anew,
-// so the same DB serves again as soon as the server accepts connections.
+// the server answers 503. A pooled connection the server dropped (a
+// restart, a failover) costs no caller an error: a read, or a transaction
+// that failed before its COMMIT was sent, resets the pool and runs again on
+// a fresh connection, so the same DB serves again as soon as the server
+// accepts connections. A COMMIT whose answer was lost is not run again
+// (whether it committed is unknown): that caller gets ErrUnavailable.
 //
 // # Coherence between replicas
 //

@@ -93,8 +93,7 @@ func (db *DB) DeleteExpiredEnrollTokens(ctx context.Context, cutoff time.Time) (
 func (db *DB) EnrollTokenState(ctx context.Context, hash []byte, now time.Time) (string, error) {
 	var expiresAt int64
 	var usedAt *int64
-	err := translate(db.pool.QueryRow(ctx, `SELECT expires_at, used_at FROM enroll_tokens WHERE hash = $1`, hash).
-		Scan(&expiresAt, &usedAt))
+	err := db.queryRow(ctx, `SELECT expires_at, used_at FROM enroll_tokens WHERE hash = $1`, []any{hash}, &expiresAt, &usedAt)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return storage.TokenUnknown, nil

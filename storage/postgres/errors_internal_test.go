@@ -120,13 +120,18 @@ func deadlock(t *testing.T, url string) error {
 	errs := make(chan error, 2)
 	go func() { _, err := ta.Exec(ctx, `UPDATE t SET id = id WHERE id = 11`); errs <- err }()
 	go func() { _, err := tb.Exec(ctx, `UPDATE t SET id = id WHERE id = 10`); errs <- err }()
+	// Both statements end (the victim aborted, the other then got its
+	// lock) before the transactions are rolled back.
+	var victim error
 	for range 2 {
 		if err := <-errs; err != nil {
-			return err
+			victim = err
 		}
 	}
-	t.Fatal("no deadlock")
-	return nil
+	if victim == nil {
+		t.Fatal("no deadlock")
+	}
+	return victim
 }
 
 // serializationFailure makes a SERIALIZABLE transaction update a row another
@@ -187,13 +192,24 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, otx, `UPDATE t SET id = id WHERE id = 31`)
-	waiting := make(chan struct{})
+	ours := make(chan uint32, 1) // the server process of our first attempt
 	otherDone := make(chan error, 1)
 	go func() {
-		<-waiting
-		// Start waiting after ours did: ours reaches deadlock_timeout first,
-		// finds the cycle and is the one aborted.
-		time.Sleep(200 * time.Millisecond)
+		pid := <-ours
+		// Start waiting only once ours waits for the lock: ours reaches
+		// deadlock_timeout first, finds the cycle and is the one aborted.
+		admin := connect(t, url)
+		for {
+			var event *string
+			if err := admin.QueryRow(ctx, `SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1`, int64(pid)).Scan(&event); err != nil {
+				otherDone <- err
+				return
+			}
+			if event != nil && *event == "Lock" {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		if _, err := otx.Exec(ctx, `UPDATE t SET id = id WHERE id = 30`); err != nil {
 			otherDone <- err
 			return
@@ -208,7 +224,7 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 			return err
 		}
 		if n == 1 {
-			close(waiting)
+			ours <- tx.Conn().PgConn().PID()
 		}
 		_, err := tx.Exec(ctx, `UPDATE t SET id = id WHERE id = 31`)
 		return err

@@ -70,8 +70,8 @@ func (db *DB) CertificateSuspect(ctx context.Context, serial string) (bool, erro
 // SuspectByFingerprint returns the marked certificate whose DER has this hex
 // SHA-256, for introspection; ok is false when no marked certificate has it.
 func (db *DB) SuspectByFingerprint(ctx context.Context, fingerprint string) (c storage.SuspectCertificate, ok bool, err error) {
-	err = translate(db.pool.QueryRow(ctx, `SELECT serial, client_id, clone_suspect_of FROM certificates
-		WHERE fingerprint = $1 AND clone_suspect_of IS NOT NULL LIMIT 1`, fingerprint).Scan(&c.Serial, &c.ClientID, &c.SuspectOf))
+	err = db.queryRow(ctx, `SELECT serial, client_id, clone_suspect_of FROM certificates
+		WHERE fingerprint = $1 AND clone_suspect_of IS NOT NULL LIMIT 1`, []any{fingerprint}, &c.Serial, &c.ClientID, &c.SuspectOf)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.SuspectCertificate{}, false, nil
 	}

@@ -52,7 +52,13 @@ func (db *DB) InitCA(ctx context.Context, create func() (storage.CAMaterial, err
 
 // LoadCA returns the stored CA, or storage.ErrNotFound.
 func (db *DB) LoadCA(ctx context.Context) (storage.CAMaterial, error) {
-	return loadCA(ctx, db.pool)
+	var m storage.CAMaterial
+	err := db.retry(ctx, func() error {
+		var err error
+		m, err = loadCA(ctx, db.pool)
+		return err
+	})
+	return m, err
 }
 
 func loadCA(ctx context.Context, q querier) (storage.CAMaterial, error) {

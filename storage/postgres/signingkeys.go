@@ -41,22 +41,20 @@ func (db *DB) RotateSigningKey(ctx context.Context, next storage.SigningKey, pub
 // first; keys created in the same second come in the reverse order of
 // their rotations (seq), so the current key still comes first.
 func (db *DB) SigningKeys(ctx context.Context, now time.Time) ([]storage.SigningKey, error) {
-	rows, err := db.pool.Query(ctx, `SELECT kid, alg, private_pem, created_at, retired_at, publish_until
-		FROM signing_keys WHERE retired_at IS NULL OR publish_until > $1 ORDER BY created_at DESC, seq DESC`, unix(now))
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
 	var out []storage.SigningKey
-	for rows.Next() {
-		var k storage.SigningKey
-		var created int64
-		var retired, until *int64
-		if err := rows.Scan(&k.KID, &k.Alg, &k.PrivatePEM, &created, &retired, &until); err != nil {
-			return nil, translate(err)
-		}
-		k.CreatedAt, k.RetiredAt, k.PublishUntil = fromUnix(created), fromNullUnix(retired), fromNullUnix(until)
-		out = append(out, k)
-	}
-	return out, translate(rows.Err())
+	err := db.query(ctx, `SELECT kid, alg, private_pem, created_at, retired_at, publish_until
+		FROM signing_keys WHERE retired_at IS NULL OR publish_until > $1 ORDER BY created_at DESC, seq DESC`, []any{unix(now)},
+		func() { out = nil },
+		func(rows pgx.Rows) error {
+			var k storage.SigningKey
+			var created int64
+			var retired, until *int64
+			if err := rows.Scan(&k.KID, &k.Alg, &k.PrivatePEM, &created, &retired, &until); err != nil {
+				return err
+			}
+			k.CreatedAt, k.RetiredAt, k.PublishUntil = fromUnix(created), fromNullUnix(retired), fromNullUnix(until)
+			out = append(out, k)
+			return nil
+		})
+	return out, err
 }

@@ -83,31 +83,6 @@ func TestConcurrentRedemptionsAndRenewals(t *testing.T) {
 	}
 }
 
-// TestRedeemPanicReachesTheCaller: a panicking issue function panics in the
-// caller's goroutine, as if it had run there, and leaves the token unused;
-// the database goes on serving.
-func TestRedeemPanicReachesTheCaller(t *testing.T) {
-	ctx := context.Background()
-	db := sqlitetest.Open(t)
-	newClient(t, db, "svc")
-	if err := db.InsertEnrollToken(ctx, storage.EnrollToken{Hash: hash("T"), ClientID: "svc", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	func() {
-		defer func() {
-			if r := recover(); r != "boom" {
-				t.Errorf("recovered %v, want the issue function's panic", r)
-			}
-		}()
-		_, _ = db.RedeemEnrollToken(ctx, hash("T"), t0, func(storage.EnrollToken, storage.Client) (storage.Certificate, error) {
-			panic("boom")
-		})
-	}()
-	if _, err := db.RedeemEnrollToken(ctx, hash("T"), t0, certFor("01")); err != nil {
-		t.Fatalf("the token after a panicked redemption: %v", err)
-	}
-}
-
 // TestRedeemAfterClose fails instead of waiting for a batcher that is gone.
 func TestRedeemAfterClose(t *testing.T) {
 	ctx := context.Background()

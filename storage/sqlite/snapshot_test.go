@@ -61,23 +61,6 @@ func TestSnapshotSeesEveryChangeAndNothingElse(t *testing.T) {
 	}
 }
 
-func TestDisableClient(t *testing.T) {
-	ctx := context.Background()
-	db := sqlitetest.Open(t)
-	newClient(t, db, "svc")
-	for range 2 { // idempotent
-		if err := db.DisableClient(ctx, "svc", t0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if off, err := db.ClientDisabled(ctx, "svc"); err != nil || !off {
-		t.Fatalf("ClientDisabled = %v, %v", off, err)
-	}
-	if err := db.DisableClient(ctx, "nobody", t0); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("unknown client: %v, want ErrNotFound", err)
-	}
-}
-
 func TestEnrollTokenUseAndConsistency(t *testing.T) {
 	ctx := context.Background()
 	db := sqlitetest.Open(t)
@@ -140,34 +123,5 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 	problems, err := ro.CheckConsistency(ctx)
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("consistency through the read-only handle: %v %v", problems, err)
-	}
-}
-
-func TestCertificateFirstUseKeepsTheFirst(t *testing.T) {
-	ctx := context.Background()
-	db := sqlitetest.Open(t)
-	newClient(t, db, "svc")
-	if err := db.InsertEnrollToken(ctx, storage.EnrollToken{Hash: hash("a"), ClientID: "svc", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.RedeemEnrollToken(ctx, hash("a"), t0, certFor("01")); err != nil {
-		t.Fatal(err)
-	}
-	if used, err := db.CertificateFirstUsed(ctx, "01"); err != nil || !used.IsZero() {
-		t.Fatalf("fresh certificate: first used %v, %v", used, err)
-	}
-	for _, at := range []time.Time{t0.Add(time.Minute), t0.Add(time.Hour)} {
-		if err := db.MarkCertificateUsed(ctx, "01", at); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if used, err := db.CertificateFirstUsed(ctx, "01"); err != nil || !used.Equal(t0.Add(time.Minute)) {
-		t.Fatalf("first used %v, %v; want %v", used, err, t0.Add(time.Minute))
-	}
-	if err := db.MarkCertificateUsed(ctx, "unknown", t0); err != nil {
-		t.Fatalf("marking an unknown serial: %v", err)
-	}
-	if _, err := db.CertificateFirstUsed(ctx, "unknown"); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("unknown serial: %v", err)
 	}
 }

@@ -146,5 +146,6 @@ func cloneClient(c storage.Client) storage.Client {
 	c.GrantTypes = slices.Clone(c.GrantTypes)
 	c.Thumbprints = slices.Clone(c.Thumbprints)
 	c.SecretHash = slices.Clone(c.SecretHash)
+	c.Generation = slices.Clone(c.Generation)
 	return c
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/certbound/certbound/storage"
 	"github.com/certbound/certbound/storage/sqlite"
-	"github.com/certbound/certbound/storage/sqlite/sqlitetest"
 )
 
 func importCert(t *testing.T, db *sqlite.DB, serial, clientID string, notAfter time.Time) {
@@ -19,68 +17,6 @@ func importCert(t *testing.T, db *sqlite.DB, serial, clientID string, notAfter t
 		NotAfter: notAfter, CreatedAt: t0}
 	if err := db.ImportCertificates(context.Background(), []storage.Certificate{c}); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestStatusCacheSeesWrites: after a write returns, the cached reads answer
-// with what it wrote, whatever they cached before.
-func TestStatusCacheSeesWrites(t *testing.T) {
-	ctx := context.Background()
-	for _, tc := range []struct {
-		name  string
-		write func(*testing.T, *sqlite.DB)
-		check func(*testing.T, *sqlite.DB)
-	}{
-		{"accept/modify-client", func(t *testing.T, db *sqlite.DB) {
-			_, err := db.ModifyClient(ctx, "a", func(c *storage.Client) error {
-				c.Scopes, c.Disabled = []string{"other"}, true
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}, func(t *testing.T, db *sqlite.DB) {
-			c, err := db.GetClient(ctx, "a")
-			if err != nil || len(c.Scopes) != 1 || c.Scopes[0] != "other" || !c.Disabled {
-				t.Fatalf("GetClient after ModifyClient: %+v, %v", c, err)
-			}
-			wantDisabled(t, db, "a", true)
-		}},
-		{"reject/disable-client", func(t *testing.T, db *sqlite.DB) {
-			if err := db.DisableClient(ctx, "a", t0); err != nil {
-				t.Fatal(err)
-			}
-		}, func(t *testing.T, db *sqlite.DB) { wantDisabled(t, db, "a", true) }},
-		{"reject/delete-client", func(t *testing.T, db *sqlite.DB) {
-			if err := db.DeleteClient(ctx, "a", t0); err != nil {
-				t.Fatal(err)
-			}
-		}, func(t *testing.T, db *sqlite.DB) {
-			wantDisabled(t, db, "a", true)
-			wantRevoked(t, db, "01", true)
-		}},
-		{"reject/revoke-certificate", func(t *testing.T, db *sqlite.DB) {
-			if _, err := db.RevokeCertificate(ctx, "01", "key compromise", t0); err != nil {
-				t.Fatal(err)
-			}
-		}, func(t *testing.T, db *sqlite.DB) { wantRevoked(t, db, "01", true) }},
-		{"reject/prune-expired-record", func(t *testing.T, db *sqlite.DB) {
-			if _, err := db.PruneExpiredCertificates(ctx, t0.Add(48*time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-		}, func(t *testing.T, db *sqlite.DB) { wantRevoked(t, db, "01", true) }}, // no record: never accepted
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			db := sqlitetest.Open(t)
-			newClient(t, db, "a")
-			importCert(t, db, "01", "a", t0.Add(24*time.Hour))
-			for range 2 { // the second round is served by the cache
-				wantDisabled(t, db, "a", false)
-				wantRevoked(t, db, "01", false)
-			}
-			tc.write(t, db)
-			tc.check(t, db)
-		})
 	}
 }
 
@@ -96,66 +32,6 @@ func wantRevoked(t *testing.T, db *sqlite.DB, serial string, want bool) {
 	if got, err := db.CertificateRevoked(context.Background(), serial); err != nil || got != want {
 		t.Fatalf("CertificateRevoked(%s) = %v, %v; want %v", serial, got, err, want)
 	}
-}
-
-// TestStatusCacheHandsOutCopies: a caller that changes the record it got
-// changes nothing for the next one.
-func TestStatusCacheHandsOutCopies(t *testing.T) {
-	db := sqlitetest.Open(t)
-	newClient(t, db, "a")
-	for range 2 {
-		c, err := db.GetClient(context.Background(), "a")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Scopes[0] != "event.create" || c.Audiences[0] != "event" {
-			t.Fatalf("record changed by an earlier caller: %+v", c)
-		}
-		c.Scopes[0], c.Audiences[0] = "tampered", "tampered"
-	}
-}
-
-// TestStatusCacheConcurrent: readers hammer the cached reads while a writer
-// flips the client's status; every read the writer makes after its write
-// returned sees that write.
-func TestStatusCacheConcurrent(t *testing.T) {
-	ctx := context.Background()
-	db := sqlitetest.Open(t)
-	newClient(t, db, "a")
-	importCert(t, db, "01", "a", t0.Add(24*time.Hour))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := db.ClientDisabled(ctx, "a"); err != nil {
-					t.Error(err)
-					return
-				}
-				if _, err := db.CertificateRevoked(ctx, "01"); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	for i := range 50 {
-		c, err := db.ModifyClient(ctx, "a", func(c *storage.Client) error {
-			c.Disabled = i%2 == 0
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantDisabled(t, db, "a", c.Disabled)
-	}
-	close(stop)
-	wg.Wait()
 }
 
 // TestReadOnlyHandleSeesOtherWriters: a handle from OpenReadOnly next to a

@@ -112,7 +112,9 @@ func TestDatabaseOutageIs503AndHeals(t *testing.T) {
 			return e.Type == "token.refused" && e.Reason == "database_unavailable"
 		})
 	})
-	if !slices.ContainsFunc(events, func(e adminapi.AuditEvent) bool { return e.Type == "token.refused" && e.Reason == "database_unavailable" }) {
+	if !slices.ContainsFunc(events, func(e adminapi.AuditEvent) bool {
+		return e.Type == "token.refused" && e.Reason == "database_unavailable"
+	}) {
 		t.Errorf("the token refused during the outage is not in the audit trail: %+v", events)
 	}
 }
