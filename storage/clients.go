@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"time"
 )
 
@@ -31,4 +32,16 @@ type Client struct {
 	// once, when the record is created (random), never changed. Empty only
 	// for records imported without one.
 	Generation []byte
+}
+
+// Clone returns a copy of c that shares no slice with it, so a cache can
+// hand out records its callers may modify.
+func (c Client) Clone() Client {
+	c.Scopes = slices.Clone(c.Scopes)
+	c.Audiences = slices.Clone(c.Audiences)
+	c.GrantTypes = slices.Clone(c.GrantTypes)
+	c.Thumbprints = slices.Clone(c.Thumbprints)
+	c.SecretHash = slices.Clone(c.SecretHash)
+	c.Generation = slices.Clone(c.Generation)
+	return c
 }

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +100,7 @@ func (sc *statusCache) client(id string) (storage.Client, bool) {
 	if !ok || !sc.fresh(e.gen, e.at) {
 		return storage.Client{}, false
 	}
-	return cloneClient(e.c), true
+	return e.c.Clone(), true
 }
 
 // putClient caches c, read under gen, as read now.
@@ -109,7 +108,7 @@ func (sc *statusCache) putClient(c storage.Client, gen uint64) {
 	if !sc.on.Load() {
 		return
 	}
-	c = cloneClient(c) // the caller keeps its own
+	c = c.Clone() // the caller keeps its own
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.clients == nil {
@@ -160,14 +159,4 @@ func evictOne[V any](m map[string]V, key string, limit int) {
 		delete(m, k)
 		return
 	}
-}
-
-func cloneClient(c storage.Client) storage.Client {
-	c.Scopes = slices.Clone(c.Scopes)
-	c.Audiences = slices.Clone(c.Audiences)
-	c.GrantTypes = slices.Clone(c.GrantTypes)
-	c.Thumbprints = slices.Clone(c.Thumbprints)
-	c.SecretHash = slices.Clone(c.SecretHash)
-	c.Generation = slices.Clone(c.Generation)
-	return c
 }
